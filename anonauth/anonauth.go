@@ -1,0 +1,220 @@
+// Package anonauth gives a PocketBase app first-class anonymous ("guest")
+// accounts: real auth records, created without a sign-up form, that can later
+// be upgraded in place or merged into an existing account.
+//
+// It is a plugin in the style of PocketBase's own (plugins/jsvm,
+// plugins/migratecmd): register it once and everything else (schema, routes,
+// the pb_auth cookie session, rate limits) is wired for you.
+//
+// Example:
+//
+//	app := pocketbase.New()
+//
+//	guests := anonauth.MustRegister(app, anonauth.Config{
+//		Collections: []string{"users"},   // the default
+//		EmailDomain: "guests.example.com",
+//	})
+//
+//	// From your own Go routes or hooks:
+//	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+//		se.Router.POST("/api/my-guest", func(e *core.RequestEvent) error {
+//			auth, err := guests.SignIn(e, anonauth.SignInOptions{})
+//			if err != nil {
+//				return err
+//			}
+//			return e.JSON(200, auth)
+//		})
+//		return se.Next()
+//	})
+//
+// What it registers:
+//
+//   - POST /api/collections/{collection}/auth-anonymously: a new guest (or the
+//     current guest session) as {token, record}, plus a pb_auth cookie.
+//   - An isAnonymous bool field on every configured collection, with rules that
+//     stop clients from setting or flipping it through the records API.
+//   - A middleware that authenticates requests from the pb_auth cookie (the
+//     format the official JS SDK reads and writes) and rejects cross-site unsafe
+//     requests that are authenticated only by that cookie.
+//   - A per-IP limit on anonymous sign-ins.
+//
+// Guest records never hash a password: they get a password hash that can never
+// match, so a sign-in costs well under a millisecond of CPU and the record can
+// never log in with a password.
+package anonauth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// FieldIsAnonymous is the bool field that marks a guest record.
+const FieldIsAnonymous = "isAnonymous"
+
+// DefaultCollection is the auth collection used when none is configured or
+// none is asked for.
+const DefaultCollection = "users"
+
+// storeKey is where Register keeps the plugin in app.Store(), so that other
+// packages (the jsvm globals) can find it without a package-level variable.
+const storeKey = "pocketguest.anonauth"
+
+// Config defines the options of the anonauth plugin. Its zero value is a
+// working setup: guests in "users", 30 sign-ins per IP per minute, 7-day
+// guest tokens.
+type Config struct {
+	// Collections lists the auth collections that allow anonymous sign-in.
+	//
+	// If empty it falls back to []string{"users"}.
+	Collections []string
+
+	// EmailDomain is the domain of the generated placeholder emails
+	// ("anonymous-<random>@<EmailDomain>").
+	//
+	// If empty it falls back to "example.com" (as PocketPages does), a
+	// reserved domain that can never receive mail.
+	EmailDomain string
+
+	// GenerateEmail, if set, replaces the default email generator (and
+	// EmailDomain is ignored). It must return a valid, probably-unique address;
+	// a collision is retried with a new call.
+	GenerateEmail func(collection *core.Collection) (string, error)
+
+	// GenerateName, if set, fills NameField of every new guest (for example
+	// "Guest 4821"). Nothing is set when it is nil or the collection has no
+	// such field.
+	GenerateName func(collection *core.Collection) string
+
+	// NameField is the field GenerateName writes to.
+	//
+	// If empty it falls back to "name".
+	NameField string
+
+	// TokenDuration is the lifetime of a guest's auth token (and cookie),
+	// independent of the collection's own auth token duration. A refresh
+	// (auth-refresh) of a live guest session extends it by the same amount.
+	//
+	// If zero it falls back to 7 days.
+	TokenDuration time.Duration
+
+	// RateLimit is how many anonymous sign-ins one client IP may make per
+	// minute. Superusers are exempt. Over the limit the HTTP endpoint answers
+	// 429 with Retry-After and the Go/JS APIs return the same error.
+	//
+	// If zero it falls back to 30; a negative value disables the limit.
+	RateLimit int
+
+	// MaxTrackedIPs bounds the memory of the rate limiter: at most this many
+	// client IPs are tracked at once (about 200 bytes each).
+	//
+	// If zero it falls back to 100,000.
+	MaxTrackedIPs int
+
+	// TrustedOrigins lists extra origins (e.g. "https://shop.example.com")
+	// allowed to make unsafe (POST, PUT, PATCH, DELETE) requests that are
+	// authenticated only by the pb_auth cookie. The request's own origin is
+	// always allowed.
+	TrustedOrigins []string
+}
+
+// Plugin is a registered anonauth instance. It is safe for concurrent use.
+type Plugin struct {
+	app         core.App
+	config      Config
+	collections map[string]bool // enabled collection names
+	limiter     *ipLimiter      // nil when rate limiting is disabled
+}
+
+// MustRegister registers the anonauth plugin in app and panics on error.
+func MustRegister(app core.App, config Config) *Plugin {
+	p, err := Register(app, config)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// Register registers the anonauth plugin in app.
+//
+// It binds the schema check (as a migration and, for collections created
+// later, on serve), the cookie middleware, the HTTP routes and the auth
+// response hook. Registering twice on the same app is an error.
+func Register(app core.App, config Config) (*Plugin, error) {
+	if app.Store().Has(storeKey) {
+		return nil, errors.New("anonauth: already registered for this app")
+	}
+
+	p := &Plugin{app: app, config: config.withDefaults()}
+
+	p.collections = make(map[string]bool, len(p.config.Collections))
+	for _, name := range p.config.Collections {
+		if name == "" {
+			return nil, errors.New("anonauth: empty collection name in Config.Collections")
+		}
+		p.collections[name] = true
+	}
+
+	if p.config.RateLimit > 0 {
+		p.limiter = newIPLimiter(p.config.RateLimit, time.Minute, p.config.MaxTrackedIPs)
+	}
+
+	if err := p.registerSchema(); err != nil {
+		return nil, fmt.Errorf("anonauth: %w", err)
+	}
+	if err := p.registerCookieSession(); err != nil {
+		return nil, fmt.Errorf("anonauth: %w", err)
+	}
+	p.registerAuthResponseHook()
+	p.registerRoutes()
+
+	app.Store().Set(storeKey, p)
+
+	return p, nil
+}
+
+// FromApp returns the plugin registered on app, or nil if there is none.
+func FromApp(app core.App) *Plugin {
+	p, _ := app.Store().Get(storeKey).(*Plugin)
+	return p
+}
+
+// Config returns the effective configuration (defaults applied).
+func (p *Plugin) Config() Config {
+	return p.config
+}
+
+// IsEnabled reports whether anonymous sign-in is enabled for the named
+// collection.
+func (p *Plugin) IsEnabled(collection string) bool {
+	return p.collections[collection]
+}
+
+// IsAnonymous reports whether record is a guest record.
+func IsAnonymous(record *core.Record) bool {
+	return record != nil && record.GetBool(FieldIsAnonymous)
+}
+
+func (c Config) withDefaults() Config {
+	if len(c.Collections) == 0 {
+		c.Collections = []string{DefaultCollection}
+	}
+	if c.EmailDomain == "" {
+		c.EmailDomain = "example.com"
+	}
+	if c.NameField == "" {
+		c.NameField = "name"
+	}
+	if c.TokenDuration <= 0 {
+		c.TokenDuration = 7 * 24 * time.Hour
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = 30
+	}
+	if c.MaxTrackedIPs <= 0 {
+		c.MaxTrackedIPs = 100_000
+	}
+	return c
+}

@@ -1,0 +1,264 @@
+package anonauth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/security"
+)
+
+// CookieName is the session cookie, named and formatted as the official
+// PocketBase JS SDK's authStore.exportToCookie/loadFromCookie expect.
+const CookieName = "pb_auth"
+
+// maxCookieBytes keeps the cookie under the ~4 KB browsers allow per cookie
+// (name, attributes and value together). A larger record is trimmed to the
+// fields a client needs to know who is signed in.
+const maxCookieBytes = 3800
+
+// cookieSessionKey marks a request whose auth came from the pb_auth cookie, so
+// an auth response to it (auth-refresh, auth-with-password, OAuth2) keeps the
+// cookie in sync with the new token.
+const cookieSessionKey = "pocketguest.cookieSession"
+
+// cookieMiddlewareId identifies the cookie→Authorization middleware so apps
+// can unbind or reorder it.
+const cookieMiddlewareId = "pocketguestCookieAuth"
+
+// cookiePayload is the JSON inside the cookie: {token, record}.
+type cookiePayload struct {
+	Token  string `json:"token"`
+	Record any    `json:"record"`
+}
+
+// SetAuthCookie writes the pb_auth session cookie for token and record to e's
+// response: HttpOnly, SameSite=Lax (so a top-level navigation from another
+// site keeps the session but a cross-site form post does not carry it),
+// Secure on HTTPS, Path=/, expiring with the token.
+func SetAuthCookie(e *core.RequestEvent, token string, record *core.Record) error {
+	value, err := EncodeAuthCookie(token, record)
+	if err != nil {
+		return err
+	}
+
+	cookie := &http.Cookie{
+		Name:     CookieName,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   isHTTPS(e),
+		SameSite: http.SameSiteLaxMode,
+	}
+	if exp, ok := tokenExpiry(token); ok {
+		cookie.Expires = exp
+	}
+
+	replaceCookie(e, cookie)
+
+	return nil
+}
+
+// ClearAuthCookie expires the pb_auth cookie (sign out).
+func ClearAuthCookie(e *core.RequestEvent) {
+	replaceCookie(e, &http.Cookie{
+		Name:     CookieName,
+		Value:    "",
+		Path:     "/",
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   isHTTPS(e),
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// replaceCookie sets cookie on the response, dropping an earlier Set-Cookie of
+// the same name from this response (a sign-in followed by an upgrade in one
+// request must leave one pb_auth, the last) while keeping every other cookie.
+func replaceCookie(e *core.RequestEvent, cookie *http.Cookie) {
+	dropSetCookie(e, cookie.Name)
+	e.SetCookie(cookie)
+}
+
+// EncodeAuthCookie returns the pb_auth cookie value for token and record:
+// encodeURIComponent(JSON.stringify({token, record})), byte for byte what the
+// JS SDK writes, so authStore.loadFromCookie reads it back.
+func EncodeAuthCookie(token string, record *core.Record) (string, error) {
+	var recordData any
+	if record != nil {
+		// The cookie belongs to the record's owner: include their email as
+		// PocketBase's auth responses do, whatever emailVisibility says.
+		clone := record.Clone()
+		clone.IgnoreEmailVisibility(true)
+		recordData = clone
+	}
+
+	raw, err := json.Marshal(cookiePayload{Token: token, Record: recordData})
+	if err != nil {
+		return "", err
+	}
+
+	if len(raw) > maxCookieBytes && record != nil {
+		raw, err = json.Marshal(cookiePayload{Token: token, Record: trimmedRecord(record)})
+		if err != nil {
+			return "", err
+		}
+	}
+
+	return encodeURIComponent(string(raw)), nil
+}
+
+// DecodeAuthCookie parses a pb_auth cookie value (as written by
+// EncodeAuthCookie or by the JS SDK) and returns its token. It does not
+// verify the token: the auth middleware does.
+func DecodeAuthCookie(value string) (string, error) {
+	// The SDK's cookie parser accepts a double-quoted value; so do we.
+	if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
+		value = value[1 : len(value)-1]
+	}
+	if value == "" {
+		return "", errors.New("empty pb_auth cookie")
+	}
+
+	decoded, err := url.PathUnescape(value)
+	if err != nil {
+		return "", errors.New("malformed pb_auth cookie encoding")
+	}
+
+	var payload struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(decoded), &payload); err != nil {
+		return "", errors.New("malformed pb_auth cookie JSON")
+	}
+	if payload.Token == "" {
+		return "", errors.New("pb_auth cookie has no token")
+	}
+
+	return payload.Token, nil
+}
+
+// trimmedRecord keeps the identity fields of a record whose full JSON would
+// not fit in a cookie.
+func trimmedRecord(record *core.Record) map[string]any {
+	return map[string]any{
+		core.FieldNameId:             record.Id,
+		core.FieldNameCollectionId:   record.Collection().Id,
+		core.FieldNameCollectionName: record.Collection().Name,
+		core.FieldNameEmail:          record.Email(),
+		core.FieldNameVerified:       record.Verified(),
+		FieldIsAnonymous:             record.GetBool(FieldIsAnonymous),
+	}
+}
+
+// encodeURIComponent escapes like JavaScript's encodeURIComponent: everything
+// but A-Z a-z 0-9 - _ . ! ~ * ' ( ). (url.PathEscape and QueryEscape differ
+// from it; QueryEscape's "+" for space is not decoded by the SDK at all.)
+func encodeURIComponent(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/4)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.!~*'()", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// tokenExpiry reads the exp claim of a token we just issued (no signature
+// check needed: the cookie only mirrors it).
+func tokenExpiry(token string) (time.Time, bool) {
+	claims, err := security.ParseUnverifiedJWT(token)
+	if err != nil {
+		return time.Time{}, false
+	}
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return time.Time{}, false
+	}
+	return exp.Time, true
+}
+
+// isHTTPS reports whether the client sees this site over HTTPS: a TLS
+// connection, or a trusted proxy saying so.
+func isHTTPS(e *core.RequestEvent) bool {
+	if e.IsTLS() {
+		return true
+	}
+	if len(e.App.Settings().TrustedProxy.Headers) > 0 {
+		return strings.EqualFold(e.Request.Header.Get("X-Forwarded-Proto"), "https")
+	}
+	return false
+}
+
+// registerCookieSession binds the middleware that turns the pb_auth cookie
+// into a normal PocketBase session.
+func (p *Plugin) registerCookieSession() error {
+	csrf := http.NewCrossOriginProtection()
+	for _, origin := range p.config.TrustedOrigins {
+		if err := csrf.AddTrustedOrigin(origin); err != nil {
+			return fmt.Errorf("invalid Config.TrustedOrigins entry %q: %w", origin, err)
+		}
+	}
+
+	p.app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Func: func(se *core.ServeEvent) error {
+			se.Router.Bind(&hook.Handler[*core.RequestEvent]{
+				Id: cookieMiddlewareId,
+				// Just before PocketBase's pbLoadAuthToken: the token we copy into
+				// the Authorization header is then verified (auth tokens only,
+				// expiry, tokenKey) by PocketBase itself, and e.Auth, the rules
+				// engine, auth-refresh and every hook see the session as usual.
+				Priority: apis.DefaultLoadAuthTokenMiddlewarePriority - 1,
+				Func: func(e *core.RequestEvent) error {
+					return p.cookieAuth(e, csrf)
+				},
+			})
+			return se.Next()
+		},
+	})
+
+	return nil
+}
+
+func (p *Plugin) cookieAuth(e *core.RequestEvent, csrf *http.CrossOriginProtection) error {
+	if e.Request.Header.Get("Authorization") != "" {
+		return e.Next() // an explicit token always wins over the cookie
+	}
+
+	cookie, err := e.Request.Cookie(CookieName)
+	if err != nil || cookie.Value == "" {
+		return e.Next()
+	}
+
+	token, err := DecodeAuthCookie(cookie.Value)
+	if err != nil {
+		return e.Next() // a garbled cookie is simply no session
+	}
+
+	// A browser attaches the cookie to any request to this site, including a
+	// form another site submits: an unsafe method authenticated by nothing
+	// but the cookie must come from our own origin (Sec-Fetch-Site, falling
+	// back to Origin; see net/http.CrossOriginProtection).
+	if err := csrf.Check(e.Request); err != nil {
+		return e.ForbiddenError("Cross-site request rejected: unsafe requests authenticated by the pb_auth cookie must come from the same origin.", nil)
+	}
+
+	e.Request.Header.Set("Authorization", token)
+	e.Set(cookieSessionKey, true)
+
+	return e.Next()
+}

@@ -1,0 +1,61 @@
+package anonauth
+
+import (
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/spf13/cast"
+)
+
+// AuthMethodAnonymous is the auth method name our sign-in passes to
+// OnRecordAuthRequest hooks (e.AuthMethod), next to PocketBase's "password",
+// "oauth2" and "otp".
+const AuthMethodAnonymous = "anonymous"
+
+// registerRoutes binds the HTTP endpoints, under the same
+// /api/collections/{collection}/ prefix as PocketBase's own auth routes.
+func (p *Plugin) registerRoutes() {
+	p.app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		se.Router.POST("/api/collections/{collection}/auth-anonymously", p.handleSignIn)
+		return se.Next()
+	})
+}
+
+// signInBody is the optional JSON/form body of auth-anonymously.
+type signInBody struct {
+	Fresh bool `json:"fresh" form:"fresh"`
+}
+
+// handleSignIn is POST /api/collections/{collection}/auth-anonymously.
+//
+// No body is needed. {"fresh": true} (or ?fresh=true) asks for a new guest
+// even when the request already carries a guest session of this collection.
+func (p *Plugin) handleSignIn(e *core.RequestEvent) error {
+	var body signInBody
+	if e.Request.ContentLength != 0 {
+		if err := e.BindBody(&body); err != nil {
+			return e.BadRequestError("Failed to read the request body: expected a JSON object like {\"fresh\": true} or no body at all.", err)
+		}
+	}
+	if q := e.Request.URL.Query().Get("fresh"); q != "" {
+		body.Fresh = cast.ToBool(q)
+	}
+
+	record, err := p.signInRecord(e, SignInOptions{
+		Collection: e.Request.PathValue("collection"),
+		Fresh:      body.Fresh,
+	})
+	if err != nil {
+		if rl, ok := err.(*RateLimitError); ok {
+			e.Response.Header().Set("Retry-After", retryAfterSeconds(rl.RetryAfter))
+			return rl.ApiError
+		}
+		return err
+	}
+
+	// The auth response hook swaps in the guest-lifetime token and, because
+	// of this flag, sets the pb_auth cookie; OnRecordAuthRequest hooks fire as
+	// for any PocketBase sign-in.
+	e.Set(setCookieKey, true)
+
+	return apis.RecordAuthResponse(e, record, AuthMethodAnonymous, nil)
+}

@@ -1,0 +1,95 @@
+package anonauth
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// protectClause is appended to the create and update rules of every enabled
+// collection: a client that sends isAnonymous at all (to forge a guest, or to
+// "convert" itself without going through the upgrade endpoint) is refused by
+// PocketBase's own rule engine. Superusers bypass rules, as usual.
+const protectClause = "@request.body." + FieldIsAnonymous + ":isset = false"
+
+// registerSchema makes sure every enabled collection has the isAnonymous
+// field and the protective rules.
+//
+// Why not a fixed migration file: the set of collections is configuration,
+// and a collection may be created after us (a pb_migrations JS file, the
+// dashboard). So the check is idempotent and runs where it can see them all:
+// on serve (after PocketBase has applied every migration) and, for an app
+// that is already bootstrapped when the plugin is registered (tests,
+// embedding apps), right away. A collection already in shape is not saved.
+func (p *Plugin) registerSchema() error {
+	p.app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		if err := p.EnsureSchema(se.App); err != nil {
+			return fmt.Errorf("anonauth: %w", err)
+		}
+		return se.Next()
+	})
+
+	if p.app.IsBootstrapped() {
+		return p.EnsureSchema(p.app)
+	}
+	return nil
+}
+
+// EnsureSchema adds the isAnonymous field and the protective rules to every
+// enabled collection that exists and lacks them. Missing collections are
+// skipped (sign-in then answers 404 for them). A collection that exists but is
+// not an auth collection is a configuration error.
+func (p *Plugin) EnsureSchema(app core.App) error {
+	return app.RunInTransaction(func(txApp core.App) error {
+		for _, name := range p.config.Collections {
+			collection, err := txApp.FindCollectionByNameOrId(name)
+			if err != nil {
+				continue // not created yet
+			}
+			if !collection.IsAuth() {
+				return fmt.Errorf("collection %q in Config.Collections is not an auth collection", name)
+			}
+			if !applySchema(collection) {
+				continue
+			}
+			if err := txApp.Save(collection); err != nil {
+				return fmt.Errorf("failed to add %s to collection %q: %w", FieldIsAnonymous, name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// applySchema changes collection in memory and reports whether it changed.
+func applySchema(collection *core.Collection) bool {
+	changed := false
+
+	if collection.Fields.GetByName(FieldIsAnonymous) == nil {
+		collection.Fields.Add(&core.BoolField{Name: FieldIsAnonymous})
+		changed = true
+	}
+
+	for _, rule := range []**string{&collection.CreateRule, &collection.UpdateRule} {
+		if next, ok := protectRule(*rule); ok {
+			*rule = next
+			changed = true
+		}
+	}
+
+	return changed
+}
+
+// protectRule returns rule with protectClause added, and whether that was
+// needed. A nil rule (superusers only) needs nothing; an empty rule (anyone)
+// becomes the clause alone.
+func protectRule(rule *string) (*string, bool) {
+	if rule == nil || strings.Contains(*rule, protectClause) {
+		return rule, false
+	}
+	next := protectClause
+	if strings.TrimSpace(*rule) != "" {
+		next = "(" + *rule + ") && " + protectClause
+	}
+	return &next, true
+}

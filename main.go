@@ -1,0 +1,126 @@
+// Command pocketguest is PocketBase with first-class anonymous (guest)
+// accounts: PocketBase + the JS runtime (pb_hooks, pb_migrations, templates/)
+// + migratecmd + anonauth, configured here and nowhere else.
+//
+// Every option is a flag, and every flag can also be set through an
+// environment variable (POCKETGUEST_<NAME>, shown in --help), so a deployment
+// can be configured without recompiling. Run `pocketguest serve --help`.
+package main
+
+import (
+	"log"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/pocketbase"
+	pbjsvm "github.com/pocketbase/pocketbase/plugins/jsvm"
+	"github.com/pocketbase/pocketbase/plugins/migratecmd"
+	"github.com/pocketbase/pocketbase/tools/osutils"
+
+	"github.com/pocketguest/pocketguest/anonauth"
+)
+
+func main() {
+	app := pocketbase.New()
+	flags := app.RootCmd.PersistentFlags()
+
+	// PocketBase's usual JS runtime flags (same names as its own binary).
+	hooksDir := flags.String("hooksDir", env("HOOKS_DIR", ""), "the directory with the JS app hooks (default pb_data/../pb_hooks)")
+	hooksWatch := flags.Bool("hooksWatch", envBool("HOOKS_WATCH", true), "auto restart the app on pb_hooks file change; it has no effect on Windows")
+	hooksPool := flags.Int("hooksPool", envInt("HOOKS_POOL", 15), "the total prewarm goja.Runtime instances for the JS app hooks execution")
+	migrationsDir := flags.String("migrationsDir", env("MIGRATIONS_DIR", ""), "the directory with the user defined migrations (default pb_data/../pb_migrations)")
+	automigrate := flags.Bool("automigrate", envBool("AUTOMIGRATE", osutils.IsProbablyGoRun()), "enable/disable auto migrations (on by default under go run)")
+
+	// Anonymous accounts.
+	collections := flags.StringSlice("anonCollections", envList("ANON_COLLECTIONS", []string{anonauth.DefaultCollection}), "auth collections that allow anonymous sign-in")
+	emailDomain := flags.String("anonEmailDomain", env("ANON_EMAIL_DOMAIN", "example.com"), "domain of generated guest emails (anonymous-<random>@<domain>)")
+	tokenDuration := flags.Duration("anonTokenDuration", envDuration("ANON_TOKEN_DURATION", 7*24*time.Hour), "lifetime of a guest's auth token and cookie")
+	rateLimit := flags.Int("anonRateLimit", envInt("ANON_RATE_LIMIT", 30), "anonymous sign-ins per client IP per minute; 0 disables the limit")
+	trustedOrigins := flags.StringSlice("anonTrustedOrigins", envList("ANON_TRUSTED_ORIGINS", nil), "extra origins allowed to make cookie-authenticated unsafe requests")
+
+	// Flags are parsed here, before the plugins are registered, because their
+	// values configure the plugins (the same order PocketBase's own main uses).
+	_ = app.RootCmd.ParseFlags(os.Args[1:])
+
+	pbjsvm.MustRegister(app, pbjsvm.Config{
+		HooksDir:      *hooksDir,
+		HooksWatch:    *hooksWatch,
+		HooksPoolSize: *hooksPool,
+		MigrationsDir: *migrationsDir,
+	})
+
+	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{
+		TemplateLang: migratecmd.TemplateLangJS,
+		Automigrate:  *automigrate,
+		Dir:          *migrationsDir,
+	})
+
+	anonauth.MustRegister(app, anonauth.Config{
+		Collections:    *collections,
+		EmailDomain:    *emailDomain,
+		TokenDuration:  *tokenDuration,
+		RateLimit:      disabledIfZero(*rateLimit),
+		TrustedOrigins: *trustedOrigins,
+	})
+
+	if err := app.Start(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// disabledIfZero maps the flag convention (0 = off) to the Config convention
+// (0 = default, negative = off).
+func disabledIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// env reads POCKETGUEST_<name>, the environment form of a flag.
+func env(name, fallback string) string {
+	if v, ok := os.LookupEnv("POCKETGUEST_" + name); ok {
+		return v
+	}
+	return fallback
+}
+
+func envList(name string, fallback []string) []string {
+	v := env(name, "")
+	if v == "" {
+		return fallback
+	}
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func envInt(name string, fallback int) int {
+	n, err := strconv.Atoi(env(name, strconv.Itoa(fallback)))
+	if err != nil {
+		log.Fatalf("POCKETGUEST_%s: not a whole number: %v", name, err)
+	}
+	return n
+}
+
+func envBool(name string, fallback bool) bool {
+	b, err := strconv.ParseBool(env(name, strconv.FormatBool(fallback)))
+	if err != nil {
+		log.Fatalf("POCKETGUEST_%s: not a boolean: %v", name, err)
+	}
+	return b
+}
+
+func envDuration(name string, fallback time.Duration) time.Duration {
+	d, err := time.ParseDuration(env(name, fallback.String()))
+	if err != nil {
+		log.Fatalf("POCKETGUEST_%s: not a duration (e.g. 168h): %v", name, err)
+	}
+	return d
+}
