@@ -6,11 +6,6 @@ import (
 	"github.com/spf13/cast"
 )
 
-// AuthMethodAnonymous is the auth method name our sign-in passes to
-// OnRecordAuthRequest hooks (e.AuthMethod), next to PocketBase's "password",
-// "oauth2" and "otp".
-const AuthMethodAnonymous = "anonymous"
-
 // registerRoutes binds the HTTP endpoints, under the same
 // /api/collections/{collection}/ prefix as PocketBase's own auth routes.
 func (p *Plugin) registerRoutes() {
@@ -57,5 +52,10 @@ func (p *Plugin) handleSignIn(e *core.RequestEvent) error {
 	// for any PocketBase sign-in.
 	e.Set(setCookieKey, true)
 
-	return apis.RecordAuthResponse(e, record, AuthMethodAnonymous, nil)
+	//
+	// The auth method is "" (as for auth-refresh), not a new name: PocketBase
+	// would otherwise demand a second MFA factor a guest cannot have, and send
+	// a new-login alert email to the placeholder address. Hooks tell a guest
+	// sign-in by e.Record.GetBool("isAnonymous").
+	return apis.RecordAuthResponse(e, record, "", nil)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 )
 
@@ -29,6 +30,9 @@ func (p *Plugin) registerSchema() error {
 		}
 		return se.Next()
 	})
+
+	p.app.OnRecordCreateRequest().BindFunc(p.guardFlag)
+	p.app.OnRecordUpdateRequest().BindFunc(p.guardFlag)
 
 	if p.app.IsBootstrapped() {
 		return p.EnsureSchema(p.app)
@@ -70,6 +74,12 @@ func applySchema(collection *core.Collection) bool {
 		changed = true
 	}
 
+	// PocketBase refuses rule changes on system collections; the request
+	// guard (guardFlag) protects those on its own.
+	if collection.System {
+		return changed
+	}
+
 	for _, rule := range []**string{&collection.CreateRule, &collection.UpdateRule} {
 		if next, ok := protectRule(*rule); ok {
 			*rule = next
@@ -92,4 +102,24 @@ func protectRule(rule *string) (*string, bool) {
 		next = "(" + *rule + ") && " + protectClause
 	}
 	return &next, true
+}
+
+// guardFlag refuses a records API create or update that sets isAnonymous,
+// unless a superuser sends it. It is the same protection as protectClause,
+// kept in Go as well because an admin may edit a rule away and system
+// collections cannot carry it at all.
+func (p *Plugin) guardFlag(e *core.RecordRequestEvent) error {
+	if !p.IsEnabled(e.Collection.Name) || e.HasSuperuserAuth() {
+		return e.Next()
+	}
+	info, err := e.RequestInfo()
+	if err != nil {
+		return err
+	}
+	if _, sent := info.Body[FieldIsAnonymous]; sent {
+		return e.BadRequestError("Failed to save the record.", validation.Errors{
+			FieldIsAnonymous: validation.NewError("validation_anonymous_flag", "isAnonymous is managed by the server; use auth-anonymously or upgrade-anonymous."),
+		})
+	}
+	return e.Next()
 }

@@ -1,6 +1,7 @@
 package jsvm
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -73,7 +74,7 @@ func translateEJS(name, text string) (*compiledSource, error) {
 
 	tokens := tokenizeEJS(text)
 
-	g := &ejsGen{tplLine: 1}
+	g := &ejsGen{tplLine: 1, genLine: 1}
 	g.emitRaw("(function (" + templateParams + ") {" +
 		" var __out = []; function __append(s) { if (s !== undefined && s !== null) __out.push(\"\" + s) }" +
 		" __reg(__append);\n")
@@ -93,6 +94,9 @@ func translateEJS(name, text string) (*compiledSource, error) {
 	}
 
 	g.emitRaw("}\nreturn __out.join(\"\") })")
+	for len(g.lines) < g.genLine {
+		g.lines = append(g.lines, g.tplLine)
+	}
 
 	return &compiledSource{code: g.src.String(), lines: g.lines}, nil
 }
@@ -128,51 +132,39 @@ func tokenizeEJS(text string) []string {
 type ejsGen struct {
 	src      strings.Builder
 	lines    []int // generated line (index+1) -> template line
+	genLine  int   // current generated line, 1-based
 	mode     ejsMode
 	truncate bool
 	tplLine  int
 }
 
-// emit appends code that came verbatim from the template starting at the
-// current template line: each newline in it is a newline of the template.
-func (g *ejsGen) emit(code string) {
+// write appends generated code. If verbatim, the code was copied from the
+// template starting at the current template line, so each newline in it is
+// a newline of the template too; otherwise all of it is attributed to the
+// current template line.
+func (g *ejsGen) write(code string, verbatim bool) {
 	line := g.tplLine
-	if len(g.lines) == 0 || g.src.Len() == 0 || strings.HasSuffix(g.src.String(), "\n") {
-		g.lines = append(g.lines, line)
-	}
-	for _, c := range code {
-		if c == '\n' {
-			line++
+	for i := 0; i < len(code); i++ {
+		if len(g.lines) < g.genLine {
 			g.lines = append(g.lines, line)
 		}
-	}
-	g.src.WriteString(code)
-}
-
-// emitRaw appends generated code that has no template counterpart; its
-// lines are attributed to the current template line.
-func (g *ejsGen) emitRaw(code string) {
-	if g.src.Len() == 0 || strings.HasSuffix(g.src.String(), "\n") {
-		g.lines = append(g.lines, g.tplLine)
-	}
-	for _, c := range code {
-		if c == '\n' {
-			g.lines = append(g.lines, g.tplLine)
+		if code[i] == '\n' {
+			g.genLine++
+			if verbatim {
+				line++
+			}
 		}
 	}
-	// the trailing newline starts a line we have not seen yet
-	if strings.HasSuffix(code, "\n") {
-		g.lines = g.lines[:len(g.lines)-1]
-	}
 	g.src.WriteString(code)
 }
 
-func (g *ejsGen) statement(prefix, code, suffix string) {
-	g.emitRaw(prefix)
-	g.emit(code)
-	g.emitRaw(suffix + "\n")
-}
+func (g *ejsGen) emitRaw(code string) { g.write(code, false) }
 
+func (g *ejsGen) statement(prefix, code, suffix string) {
+	g.write(prefix, false)
+	g.write(code, true)
+	g.write(suffix+"\n", false)
+}
 // scan is ejs' Template.scanLine.
 func (g *ejsGen) scan(tok string) {
 	switch tok {
@@ -283,11 +275,39 @@ func compileTemplate(name, text string) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	prg, err := goja.Compile(name, src.code, false)
+	return compileJS(name, src.code, src.lines)
+}
+
+// compileJS compiles generated or module source. It parses first itself
+// because goja.Compile drops the position of parse errors.
+func compileJS(name, code string, lines []int) (*compiled, error) {
+	c := &compiled{name: name, lines: lines}
+	ast, err := parser.ParseFile(nil, name, code, 0)
 	if err != nil {
-		return nil, syntaxError(name, src.lines, err)
+		msg, line := err.Error(), 0
+		var list parser.ErrorList
+		if errors.As(err, &list) && len(list) > 0 {
+			msg, line = list[0].Message, list[0].Position.Line
+		}
+		if line > 0 {
+			line = c.sourceLine(line)
+		}
+		return nil, &TemplateError{File: name, Line: line, Message: "SyntaxError: " + msg, cause: err}
 	}
-	return &compiled{name: name, program: prg, lines: src.lines}, nil
+	prg, err := goja.CompileAST(ast, false)
+	if err != nil {
+		msg, line := err.Error(), 0
+		var se *goja.CompilerSyntaxError
+		if errors.As(err, &se) {
+			msg = se.Message
+			if se.File != nil {
+				line = c.sourceLine(se.File.Position(se.Offset).Line)
+			}
+		}
+		return nil, &TemplateError{File: name, Line: line, Message: "SyntaxError: " + msg, cause: err}
+	}
+	c.program = prg
+	return c, nil
 }
 
 // compiled is a template or module ready to run in any VM.
@@ -299,46 +319,13 @@ type compiled struct {
 
 // sourceLine maps a line of the generated code to a line of the file.
 func (c *compiled) sourceLine(genLine int) int {
-	if c.lines == nil {
+	if c.lines == nil || genLine < 1 {
 		return genLine
-	}
-	if genLine < 1 {
-		return 1
 	}
 	if genLine > len(c.lines) {
 		return c.lines[len(c.lines)-1]
 	}
 	return c.lines[genLine-1]
-}
-
-// syntaxError converts a goja compile error into a TemplateError naming the
-// template line.
-func syntaxError(name string, lines []int, err error) error {
-	c := &compiled{name: name, lines: lines}
-	msg := err.Error()
-	line := 0
-	var (
-		se *goja.CompilerSyntaxError
-		pe *parser.Error
-		pl parser.ErrorList
-	)
-	switch {
-	case asError(err, &se):
-		msg = se.Message
-		if se.File != nil {
-			line = se.File.Position(se.Offset).Line
-		}
-	case asError(err, &pl) && len(pl) > 0:
-		msg = pl[0].Message
-		line = pl[0].Position.Line
-	case asError(err, &pe):
-		msg = pe.Message
-		line = pe.Position.Line
-	}
-	if line > 0 {
-		line = c.sourceLine(line)
-	}
-	return &TemplateError{File: name, Line: line, Message: "SyntaxError: " + msg, cause: err}
 }
 
 // TemplateError is a compile or run-time error in a template, a page module

@@ -1,0 +1,318 @@
+package jsvm
+
+import (
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja_nodejs/buffer"
+	"github.com/dop251/goja_nodejs/console"
+	"github.com/dop251/goja_nodejs/process"
+	"github.com/dop251/goja_nodejs/require"
+	"github.com/pocketbase/pocketbase/core"
+	pbjsvm "github.com/pocketbase/pocketbase/plugins/jsvm"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/router"
+	"github.com/pocketbase/pocketbase/tools/template"
+)
+
+// pages serves the templates directory. One instance lives per served app
+// (it is built in OnServe, when the directory is known to exist).
+type pages struct {
+	p     *plugin
+	root  *os.Root
+	src   *sourceCache
+	pool  *vmPool
+	table atomic.Pointer[routeTable]
+}
+
+// pagesRouteId identifies the catch-all route, for apps that want to find
+// or unbind it.
+const pagesRouteId = "pocketguestPages"
+
+func (p *plugin) registerPages() {
+	p.app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id: pagesRouteId,
+		Func: func(se *core.ServeEvent) error {
+			info, err := os.Stat(p.config.TemplatesDir)
+			if err != nil || !info.IsDir() {
+				return se.Next() // no templates: leave routing to PocketBase
+			}
+			pg, err := p.newPages()
+			if err != nil {
+				return fmt.Errorf("jsvm: templates: %w", err)
+			}
+			// "/" is the router's catch-all (PocketBase adds its own 404
+			// handler there only if none exists): every more specific
+			// route, /api/* and /_/ included, wins over it.
+			se.Router.Route("", "/", pg.serve)
+			return se.Next()
+		},
+	})
+}
+
+func (p *plugin) newPages() (*pages, error) {
+	root, err := os.OpenRoot(p.config.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	pg := &pages{p: p, root: root, src: newSourceCache(root)}
+	p.app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		root.Close()
+		return e.Next()
+	})
+
+	if _, err := pg.routes(true); err != nil {
+		return nil, err
+	}
+
+	hooksDir, _ := absPath(p.config.Hooks.HooksDir)
+	requireRegistry := new(require.Registry)
+	templateRegistry := template.NewRegistry()
+	pg.pool = newVMPool(p.config.PoolSize, func() *pageVM {
+		// The same bindings as PocketBase's pb_hooks executors, so pages
+		// see exactly the globals hooks see.
+		vm := goja.New()
+		requireRegistry.Enable(vm)
+		console.Enable(vm)
+		process.Enable(vm)
+		buffer.Enable(vm)
+		pbjsvm.BindCore(vm)
+		pbjsvm.BindDbx(vm)
+		pbjsvm.BindSecurity(vm)
+		pbjsvm.BindOS(vm)
+		pbjsvm.BindFilepath(vm)
+		pbjsvm.BindHTTP(vm)
+		pbjsvm.BindFilesystem(vm)
+		pbjsvm.BindForms(vm)
+		pbjsvm.BindMails(vm)
+		pbjsvm.BindApis(vm)
+		vm.Set("$app", p.app)
+		vm.Set("$template", templateRegistry)
+		vm.Set("__hooks", hooksDir)
+		p.onInit(vm)
+		return newPageVM(pg, vm)
+	})
+
+	return pg, nil
+}
+
+// routes returns the route table, rescanning the directory in dev mode (or
+// when forced) so new and deleted files are seen without a restart.
+func (pg *pages) routes(rescan bool) (*routeTable, error) {
+	if t := pg.table.Load(); t != nil && !rescan {
+		return t, nil
+	}
+	t, err := scanRoutes(pg.root.FS())
+	if err != nil {
+		return nil, err
+	}
+	pg.table.Store(t)
+	return t, nil
+}
+
+// serve is the catch-all route handler.
+func (pg *pages) serve(e *core.RequestEvent) error {
+	urlPath := e.Request.URL.Path
+	if isReserved(urlPath) {
+		return router.NewNotFoundError("", nil)
+	}
+
+	table, err := pg.routes(pg.p.config.TemplatesDev)
+	if err != nil {
+		return err
+	}
+	rt, params := table.match(urlPath)
+	if rt == nil {
+		return router.NewNotFoundError("", nil)
+	}
+
+	if rt.static {
+		if e.Request.Method != http.MethodGet && e.Request.Method != http.MethodHead {
+			return router.NewApiError(http.StatusMethodNotAllowed, "Method not allowed.", nil)
+		}
+		if err := e.FileFS(pg.root.FS(), rt.file); err != nil {
+			return router.NewNotFoundError("", nil)
+		}
+		return nil
+	}
+
+	return pg.render(e, rt, params)
+}
+
+// isReserved reports paths that always belong to PocketBase, even if a
+// template would match them.
+func isReserved(p string) bool {
+	return p == "/api" || strings.HasPrefix(p, "/api/") || p == "/_" || strings.HasPrefix(p, "/_/")
+}
+
+// errRedirect and errTimeout are the values a render is interrupted with.
+type (
+	redirectSignal struct{}
+	timeoutSignal  struct{ after time.Duration }
+)
+
+func (t timeoutSignal) String() string {
+	return "page render timed out after " + t.after.String()
+}
+
+// render runs the page template in a pooled VM and writes the response.
+func (pg *pages) render(e *core.RequestEvent, rt *route, params map[string]string) error {
+	v := pg.pool.get()
+	st := newRenderState(e, rt, params)
+
+	out, err, healthy := v.run(st, pg.p.config.RenderTimeout)
+	if healthy {
+		pg.pool.put(v)
+	}
+
+	switch {
+	case st.redirectTo != "":
+		return e.Redirect(st.redirectStatus, st.redirectTo)
+	case err != nil:
+		return pg.fail(e, err)
+	case st.override != nil:
+		if st.override.json {
+			return e.JSON(st.override.status, st.override.data)
+		}
+		return e.HTML(st.override.status, st.override.body)
+	}
+
+	if ct := e.Response.Header().Get("Content-Type"); ct != "" {
+		return e.Blob(st.status, ct, []byte(out))
+	}
+	return e.HTML(st.status, out)
+}
+
+// run renders st in v under the time limit. healthy is false if a Go panic
+// escaped, in which case v must not be reused.
+func (v *pageVM) run(st *renderState, timeout time.Duration) (out string, err error, healthy bool) {
+	var (
+		mu       sync.Mutex
+		finished bool
+	)
+	if timeout > 0 {
+		timer := time.AfterFunc(timeout, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if !finished {
+				v.rt.Interrupt(timeoutSignal{after: timeout})
+			}
+		})
+		defer timer.Stop()
+	}
+
+	defer func() {
+		mu.Lock()
+		finished = true
+		mu.Unlock()
+		// Whatever stopped the render (redirect, timeout, a late timer),
+		// the VM must not start its next run interrupted.
+		v.rt.ClearInterrupt()
+		v.reset()
+
+		if r := recover(); r != nil {
+			healthy = false
+			err = fmt.Errorf("page render panicked: %v", r)
+		}
+	}()
+
+	out, err = v.render(st)
+	return out, err, true
+}
+
+// fail answers a failed render: logged always, detailed in dev mode and
+// generic in production. A status carried by the thrown error (e.g. 429
+// from an uncaught signInAnonymously) is kept.
+func (pg *pages) fail(e *core.RequestEvent, err error) error {
+	te := pg.locate(err)
+	status := te.Status
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+
+	pg.p.app.Logger().Error("template error",
+		slog.String("url", e.Request.URL.String()),
+		slog.String("file", te.File),
+		slog.Int("line", te.Line),
+		slog.String("error", te.Message),
+		slog.Int("status", status),
+	)
+
+	if e.Written() {
+		return nil
+	}
+
+	var body strings.Builder
+	title := fmt.Sprintf("%d %s", status, http.StatusText(status))
+	body.WriteString("<!doctype html><html><head><meta charset=\"utf-8\"><title>" + title + "</title></head><body><h1>" + title + "</h1>")
+	if pg.p.config.TemplatesDev {
+		body.WriteString("<pre>" + html.EscapeString(te.Error()))
+		if te.Stack != "" {
+			body.WriteString("\n\n" + html.EscapeString(te.Stack))
+		}
+		body.WriteString("</pre>")
+	}
+	body.WriteString("</body></html>")
+
+	return e.HTML(status, body.String())
+}
+
+// locate turns a render error into a TemplateError naming the innermost
+// template (or page module) line involved.
+func (pg *pages) locate(err error) *TemplateError {
+	var te *TemplateError
+	if errors.As(err, &te) {
+		return te
+	}
+
+	te = &TemplateError{File: "?", Message: err.Error(), cause: err}
+
+	var frames []goja.StackFrame
+	var ie *goja.InterruptedError
+	var ex *goja.Exception
+	switch {
+	case errors.As(err, &ie):
+		te.Message = fmt.Sprint(ie.Value())
+		frames = ie.Stack()
+	case errors.As(err, &ex):
+		te.Message = ex.Value().String()
+		frames = ex.Stack()
+		if obj, ok := ex.Value().(*goja.Object); ok {
+			if s := obj.Get("status"); s != nil && goja.IsNumber(s) {
+				te.Status = int(s.ToInteger())
+			}
+			// an uncaught Go error (e.g. from a PocketBase binding)
+			if gv, ok := obj.Get("value").Export().(error); ok && te.Status == 0 {
+				var apiErr *router.ApiError
+				if errors.As(gv, &apiErr) {
+					te.Status = apiErr.Status
+				}
+			}
+		}
+	}
+
+	var stack strings.Builder
+	located := false
+	for _, f := range frames {
+		c := pg.src.lookup(f.SrcName())
+		if c == nil {
+			continue
+		}
+		line := c.sourceLine(f.Position().Line)
+		if !located {
+			te.File, te.Line, located = c.name, line, true
+		}
+		fmt.Fprintf(&stack, "    at %s (%s:%d)\n", f.FuncName(), c.name, line)
+	}
+	te.Stack = stack.String()
+	return te
+}
