@@ -1,0 +1,631 @@
+package jsvm
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// The per-request context of a page: PocketPages' API (request, params,
+// body(), redirect(), response, resolve(), meta(), echo(), env(), store(),
+// dbg/info/warn/error, api) plus signInAnonymously()/signOut() bound to the
+// request. Templates get its properties as locals (through `with`, like
+// ejs), modules get it as their `api` argument.
+//
+// The functions are created once per VM and act on the VM's current render
+// (pageVM.st); only the small objects that hold per-request values are
+// created per request.
+
+// renderState is one page render.
+type renderState struct {
+	e      *core.RequestEvent
+	route  *route
+	params map[string]string
+
+	status         int
+	redirectTo     string
+	redirectStatus int
+	override       *responseOverride
+
+	token   string // auth token of the session, as the page sees it
+	cookies map[string]any
+	meta    map[string]goja.Value
+	modules map[string]goja.Value
+
+	api, request *goja.Object
+}
+
+// responseOverride is a body set with response.json() or response.html();
+// it replaces the template output.
+type responseOverride struct {
+	json   bool
+	status int
+	data   any
+	body   string
+}
+
+func newRenderState(e *core.RequestEvent, rt *route, params map[string]string) *renderState {
+	return &renderState{e: e, route: rt, params: params, status: http.StatusOK}
+}
+
+// pageVM is a pooled VM with the page API bound.
+type pageVM struct {
+	*runner
+	pg *pages
+	st *renderState // the render in progress, nil when idle
+
+	baseGlobals map[string]bool // globals after setup; others are leaks
+	app         goja.Value      // the default $app
+	stringify   goja.Callable   // JSON.stringify
+
+	natives map[string]goja.Value // the context functions, created once
+}
+
+func newPageVM(pg *pages, rt *goja.Runtime) *pageVM {
+	v := &pageVM{runner: newRunner(rt, pg.src), pg: pg, app: rt.Get("$app")}
+	v.stringify, _ = goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("stringify"))
+
+	signIn := rt.ToValue(v.jsSignIn)
+	signOutFn := rt.ToValue(v.jsSignOut)
+	// The globals too, so page modules (resolve) can call them without e.
+	rt.Set("signInAnonymously", signIn)
+	rt.Set("signOut", signOutFn)
+
+	v.natives = map[string]goja.Value{
+		"signInAnonymously": signIn,
+		"signOut":           signOutFn,
+		"redirect":          rt.ToValue(v.jsRedirect),
+		"resolve":           rt.ToValue(v.jsResolve),
+		"meta":              rt.ToValue(v.jsMeta),
+		"echo":              rt.ToValue(v.jsEcho),
+		"env":               rt.ToValue(func(name string) string { return os.Getenv(name) }),
+		"store":             rt.ToValue(v.jsStore),
+		"dbg":               rt.ToValue(v.logger("dbg")),
+		"info":              rt.ToValue(v.logger("info")),
+		"warn":              rt.ToValue(v.logger("warn")),
+		"error":             rt.ToValue(v.logger("error")),
+		"header":            rt.ToValue(func(name string) string { return v.st.e.Request.Header.Get(name) }),
+		"cookies":           rt.ToValue(v.jsCookies),
+		"body":              rt.ToValue(v.jsBody),
+		"urlToString":       rt.ToValue(func(call goja.FunctionCall) goja.Value { return call.This.ToObject(rt).Get("href") }),
+		"status":            rt.ToValue(v.jsStatus),
+		"responseHeader":    rt.ToValue(v.jsResponseHeader),
+		"cookie":            rt.ToValue(v.jsCookie),
+		"json":              rt.ToValue(v.jsJSON),
+		"html":              rt.ToValue(v.jsHTML),
+		"responseRedirect":  rt.ToValue(v.jsResponseRedirect),
+		"write":             rt.ToValue(v.jsWrite),
+	}
+
+	v.baseGlobals = map[string]bool{}
+	for _, k := range rt.GlobalObject().Keys() {
+		v.baseGlobals[k] = true
+	}
+	return v
+}
+
+// render renders st's page and returns the output.
+func (v *pageVM) render(st *renderState) (string, error) {
+	v.st = st
+	v.rt.Set("$app", st.e.App)
+	return v.renderTemplate(st.route.file, v.newContext(st))
+}
+
+// reset makes the VM ready for the next render: no request, default $app,
+// and no globals left behind by sloppy-mode assignments in a template.
+func (v *pageVM) reset() {
+	v.st = nil
+	v.frames = v.frames[:0]
+	v.rt.Set("$app", v.app)
+	global := v.rt.GlobalObject()
+	for _, k := range global.Keys() {
+		if !v.baseGlobals[k] {
+			global.Delete(k)
+		}
+	}
+}
+
+// newContext builds the api object (the template's locals) for st.
+func (v *pageVM) newContext(st *renderState) *goja.Object {
+	rt, e := v.rt, st.e
+
+	st.token = strings.TrimPrefix(e.Request.Header.Get("Authorization"), "Bearer ")
+	if e.Auth == nil {
+		st.token = ""
+	}
+
+	body := v.bodyFunc(st)
+
+	req := rt.NewObject()
+	req.Set("method", strings.ToUpper(e.Request.Method))
+	req.Set("url", v.urlObject(e.Request.URL))
+	req.Set("auth", authValue(e.Auth))
+	req.Set("authToken", st.token)
+	req.Set("header", v.natives["header"])
+	req.Set("cookies", v.natives["cookies"])
+	req.Set("body", body)
+	req.Set("formData", body)
+	req.Set("event", e)
+	st.request = req
+
+	res := rt.NewObject()
+	res.Set("status", v.natives["status"])
+	res.Set("header", v.natives["responseHeader"])
+	res.Set("cookie", v.natives["cookie"])
+	res.Set("json", v.natives["json"])
+	res.Set("html", v.natives["html"])
+	res.Set("redirect", v.natives["responseRedirect"])
+	res.Set("write", v.natives["write"])
+
+	params := rt.NewObject()
+	for k, vals := range e.Request.URL.Query() {
+		if len(vals) > 0 {
+			params.Set(k, vals[0])
+		}
+	}
+	for k, val := range st.params {
+		params.Set(k, val) // the route param wins over the query
+	}
+
+	api := rt.NewObject()
+	api.Set("request", req)
+	api.Set("response", res)
+	api.Set("params", params)
+	api.Set("body", body)
+	api.Set("formData", body)
+	api.Set("auth", authValue(e.Auth))
+	api.Set("data", rt.NewObject())
+	for _, name := range []string{"redirect", "resolve", "meta", "echo", "env", "store", "dbg", "info", "warn", "error", "signInAnonymously", "signOut"} {
+		api.Set(name, v.natives[name])
+	}
+	api.Set("api", api)
+	st.api = api
+	return api
+}
+
+func authValue(r *core.Record) any {
+	if r == nil {
+		return nil
+	}
+	return r
+}
+
+// urlObject is request.url: pathname, search, query and href (path and
+// query, as PocketPages parses the request URI), converting to href.
+func (v *pageVM) urlObject(u *url.URL) *goja.Object {
+	rt := v.rt
+	obj := rt.NewObject()
+	query := rt.NewObject()
+	for k, vals := range u.Query() {
+		if len(vals) > 0 {
+			query.Set(k, vals[0])
+		}
+	}
+	search := ""
+	if u.RawQuery != "" {
+		search = "?" + u.RawQuery
+	}
+	obj.Set("pathname", u.Path)
+	obj.Set("search", search)
+	obj.Set("query", query)
+	obj.Set("href", u.EscapedPath()+search)
+	obj.Set("toString", v.natives["urlToString"])
+	return obj
+}
+
+// refreshAuth makes the page see the session after a sign-in or sign-out.
+func (v *pageVM) refreshAuth(st *renderState) {
+	st.request.Set("auth", authValue(st.e.Auth))
+	st.request.Set("authToken", st.token)
+	st.api.Set("auth", authValue(st.e.Auth))
+}
+
+// current returns the render in progress or throws.
+func (v *pageVM) current(name string) *renderState {
+	if v.st == nil {
+		throw(v.rt, badArg("%s() is only available while a page renders", name))
+	}
+	return v.st
+}
+
+// jsSignIn is signInAnonymously(options?) bound to the page's request. It
+// also accepts signInAnonymously(e, options) like the pb_hooks global.
+func (v *pageVM) jsSignIn(call goja.FunctionCall) goja.Value {
+	defer guard(v.pg.p.app, v.rt, "signInAnonymously")
+	if e, err := requestEventArg(call.Argument(0)); err == nil {
+		res := v.pg.p.signIn(v.rt, e, call.Argument(1))
+		if v.st != nil && e == v.st.e {
+			v.st.token = res.ToObject(v.rt).Get("token").String()
+			v.refreshAuth(v.st)
+		}
+		return res
+	}
+	st := v.current("signInAnonymously")
+	res := v.pg.p.signIn(v.rt, st.e, call.Argument(0))
+	st.token = res.ToObject(v.rt).Get("token").String()
+	v.refreshAuth(st)
+	return res
+}
+
+// jsSignOut is signOut() for the page's request (or signOut(e)).
+func (v *pageVM) jsSignOut(call goja.FunctionCall) goja.Value {
+	defer guard(v.pg.p.app, v.rt, "signOut")
+	if e, err := requestEventArg(call.Argument(0)); err == nil {
+		signOut(e)
+		if v.st != nil && e == v.st.e {
+			v.st.token = ""
+			v.refreshAuth(v.st)
+		}
+		return goja.Undefined()
+	}
+	st := v.current("signOut")
+	signOut(st.e)
+	st.token = ""
+	v.refreshAuth(st)
+	return goja.Undefined()
+}
+
+// jsRedirect is redirect(path, {status = 302, message}). Unlike PocketPages
+// it stops the render: the VM is interrupted, which no try/catch in the page
+// can swallow, and the redirect is answered.
+func (v *pageVM) jsRedirect(call goja.FunctionCall) goja.Value {
+	defer guard(v.pg.p.app, v.rt, "redirect")
+	st := v.current("redirect")
+	target := call.Argument(0).String()
+	status, message := http.StatusFound, ""
+	switch opts := call.Argument(1).(type) {
+	case *goja.Object:
+		if s := opts.Get("status"); s != nil && !goja.IsUndefined(s) {
+			status = int(s.ToInteger())
+		}
+		if m := opts.Get("message"); m != nil && !goja.IsUndefined(m) && !goja.IsNull(m) {
+			message = m.String()
+		}
+	default:
+		if goja.IsNumber(opts) {
+			status = int(opts.ToInteger())
+		}
+	}
+	v.redirect(st, target, status, message)
+	return goja.Undefined()
+}
+
+func (v *pageVM) redirect(st *renderState, target string, status int, message string) {
+	if status < 300 || status > 399 {
+		throw(v.rt, badArg("redirect: status must be 3xx, got %d", status))
+	}
+	if target == "" {
+		throw(v.rt, badArg("redirect: empty location"))
+	}
+	if message != "" {
+		if u, err := url.Parse(target); err == nil {
+			q := u.Query()
+			q.Set("__flash", message)
+			u.RawQuery = q.Encode()
+			target = u.String()
+		}
+	}
+	st.redirectTo, st.redirectStatus = target, status
+	v.rt.Interrupt(redirectSignal{})
+}
+
+// jsResolve is resolve(name): _private/name (name, name.js, name.json)
+// searched from the page's folder up to the root, run as a CommonJS module
+// with the page context as its `api` argument. A module runs once per
+// render; every request gets fresh module state.
+func (v *pageVM) jsResolve(call goja.FunctionCall) goja.Value {
+	defer guard(v.pg.p.app, v.rt, "resolve")
+	st := v.current("resolve")
+	ref := call.Argument(0).String()
+	name, ok := v.resolvePrivate(path.Dir(st.route.file), ref, false)
+	if !ok {
+		throw(v.rt, badArg("resolve(%q): no such module in a _private folder from the page's folder up to the templates root", ref))
+	}
+	if exported, ok := st.modules[name]; ok {
+		return exported
+	}
+	c, err := v.src.module(name)
+	if err != nil {
+		rethrow(v.rt, err)
+	}
+	fn, err := v.runner.fn(c)
+	if err != nil {
+		rethrow(v.rt, err)
+	}
+	module := v.rt.NewObject()
+	module.Set("exports", v.rt.NewObject())
+	if _, err := fn(goja.Undefined(), module, module.Get("exports"), v.require, st.api); err != nil {
+		rethrow(v.rt, err)
+	}
+	if st.modules == nil {
+		st.modules = map[string]goja.Value{}
+	}
+	st.modules[name] = module.Get("exports")
+	return st.modules[name]
+}
+
+// jsMeta is meta(key, value?): a per-request key/value map.
+func (v *pageVM) jsMeta(call goja.FunctionCall) goja.Value {
+	st := v.current("meta")
+	key := call.Argument(0).String()
+	if len(call.Arguments) > 1 {
+		if st.meta == nil {
+			st.meta = map[string]goja.Value{}
+		}
+		st.meta[key] = call.Argument(1)
+	}
+	if val, ok := st.meta[key]; ok {
+		return val
+	}
+	return goja.Undefined()
+}
+
+// text joins values like PocketPages' echo: strings as they are, anything
+// else as JSON.
+func (v *pageVM) text(args []goja.Value) string {
+	parts := make([]string, len(args))
+	for i, a := range args {
+		if goja.IsString(a) {
+			parts[i] = a.String()
+			continue
+		}
+		s, err := v.stringify(goja.Undefined(), a)
+		if err != nil || goja.IsUndefined(s) {
+			parts[i] = a.String()
+		} else {
+			parts[i] = s.String()
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// jsEcho is echo(...values): writes at the current position of the
+// template being rendered and returns the text.
+func (v *pageVM) jsEcho(call goja.FunctionCall) goja.Value {
+	s := v.text(call.Arguments)
+	v.echo(s)
+	return v.rt.ToValue(s)
+}
+
+// jsStore is store(name, value?): an app-wide store shared by all VMs.
+// Values are exported to Go on the way in (a JS object cannot be shared
+// between VMs), so objects come back as copies.
+func (v *pageVM) jsStore(call goja.FunctionCall) goja.Value {
+	name := call.Argument(0).String()
+	if len(call.Arguments) > 1 {
+		v.pg.p.store.Set(name, call.Argument(1).Export())
+	}
+	val, ok := v.pg.p.store.GetOk(name)
+	if !ok {
+		return goja.Undefined()
+	}
+	return v.rt.ToValue(val)
+}
+
+func (v *pageVM) logger(level string) func(call goja.FunctionCall) goja.Value {
+	return func(call goja.FunctionCall) goja.Value {
+		msg := v.text(call.Arguments)
+		log := v.pg.p.app.Logger()
+		if v.st != nil {
+			log = log.With("page", v.st.route.file)
+		}
+		switch level {
+		case "dbg":
+			log.Debug(msg)
+		case "info":
+			log.Info(msg)
+		case "warn":
+			log.Warn(msg)
+		default:
+			log.Error(msg)
+		}
+		return goja.Undefined()
+	}
+}
+
+// jsCookies is request.cookies(name?): cookie values URI-decoded and, when
+// they are JSON, parsed (so cookies("pb_auth").token works).
+func (v *pageVM) jsCookies(call goja.FunctionCall) goja.Value {
+	st := v.current("cookies")
+	if st.cookies == nil {
+		st.cookies = map[string]any{}
+		for _, c := range st.e.Request.Cookies() {
+			val := c.Value
+			if dec, err := url.PathUnescape(val); err == nil {
+				val = dec
+			}
+			var parsed any
+			if err := json.Unmarshal([]byte(val), &parsed); err == nil {
+				st.cookies[c.Name] = parsed
+			} else {
+				st.cookies[c.Name] = val
+			}
+		}
+	}
+	if len(call.Arguments) == 0 || goja.IsUndefined(call.Argument(0)) {
+		return v.rt.ToValue(st.cookies)
+	}
+	val, ok := st.cookies[call.Argument(0).String()]
+	if !ok {
+		return goja.Undefined()
+	}
+	return v.rt.ToValue(val)
+}
+
+// jsBody is body() / formData(): the parsed request body (JSON, form or
+// multipart), as PocketBase's requestInfo().body.
+func (v *pageVM) jsBody(call goja.FunctionCall) goja.Value {
+	st := v.current("body")
+	info, err := st.e.RequestInfo()
+	if err != nil {
+		throw(v.rt, badArg("invalid request body: %v", err))
+	}
+	return v.rt.ToValue(info.Body)
+}
+
+// bodyFunc returns the body()/formData() function for st. For requests that
+// carry a body it is a new function object that also has the fields as
+// properties, so both PocketPages' formData() and the docs' formData.action
+// spelling work.
+func (v *pageVM) bodyFunc(st *renderState) goja.Value {
+	r := st.e.Request
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || (r.ContentLength == 0 && len(r.TransferEncoding) == 0) {
+		return v.natives["body"]
+	}
+	fn := v.rt.ToValue(v.jsBody).ToObject(v.rt)
+	if info, err := st.e.RequestInfo(); err == nil {
+		for k, val := range info.Body {
+			_ = fn.DefineDataProperty(k, v.rt.ToValue(val), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+		}
+	}
+	return fn
+}
+
+// jsStatus is response.status(code?).
+func (v *pageVM) jsStatus(call goja.FunctionCall) goja.Value {
+	st := v.current("response.status")
+	if a := call.Argument(0); !goja.IsUndefined(a) {
+		code := int(a.ToInteger())
+		if code < 100 || code > 999 {
+			throw(v.rt, badArg("response.status: invalid status %d", code))
+		}
+		st.status = code
+	}
+	return v.rt.ToValue(st.status)
+}
+
+// jsResponseHeader is response.header(name, value?).
+func (v *pageVM) jsResponseHeader(call goja.FunctionCall) goja.Value {
+	st := v.current("response.header")
+	name := call.Argument(0).String()
+	if val := call.Argument(1); !goja.IsUndefined(val) {
+		st.e.Response.Header().Set(name, val.String())
+		return val
+	}
+	return v.rt.ToValue(st.e.Response.Header().Get(name))
+}
+
+// jsCookie is response.cookie(name, value, options): like PocketPages (the
+// "cookie" package's serialize, Path=/ by default, non-strings as JSON), but
+// every cookie set in a response is kept, not just the last.
+func (v *pageVM) jsCookie(call goja.FunctionCall) goja.Value {
+	defer guard(v.pg.p.app, v.rt, "response.cookie")
+	st := v.current("response.cookie")
+	name := call.Argument(0).String()
+	raw := call.Argument(1)
+	value := ""
+	if goja.IsString(raw) {
+		value = raw.String()
+	} else if !goja.IsUndefined(raw) {
+		value = v.text([]goja.Value{raw})
+	}
+
+	c := &http.Cookie{Name: name, Value: encodeURIComponent(value), Path: "/"}
+	if opts, ok := call.Argument(2).(*goja.Object); ok {
+		for _, k := range opts.Keys() {
+			o := opts.Get(k)
+			switch strings.ToLower(k) {
+			case "path":
+				c.Path = o.String()
+			case "domain":
+				c.Domain = o.String()
+			case "maxage":
+				c.MaxAge = int(o.ToInteger())
+				if c.MaxAge == 0 {
+					c.MaxAge = -1 // Max-Age=0: delete now
+				}
+			case "expires":
+				if t, ok := o.Export().(time.Time); ok {
+					c.Expires = t
+				} else if t, err := time.Parse(time.RFC1123, o.String()); err == nil {
+					c.Expires = t
+				}
+			case "httponly":
+				c.HttpOnly = o.ToBoolean()
+			case "secure":
+				c.Secure = o.ToBoolean()
+			case "samesite":
+				switch strings.ToLower(o.String()) {
+				case "strict", "true":
+					c.SameSite = http.SameSiteStrictMode
+				case "lax":
+					c.SameSite = http.SameSiteLaxMode
+				case "none":
+					c.SameSite = http.SameSiteNoneMode
+				}
+			}
+		}
+	}
+	if err := c.Valid(); err != nil {
+		throw(v.rt, badArg("response.cookie: %v", err))
+	}
+	serialized := c.String()
+	st.e.Response.Header().Add("Set-Cookie", serialized)
+	return v.rt.ToValue(serialized)
+}
+
+// jsJSON is response.json(status, data): the response becomes data as JSON
+// (the template output is dropped). The render goes on, as in PocketPages.
+func (v *pageVM) jsJSON(call goja.FunctionCall) goja.Value {
+	st := v.current("response.json")
+	st.override = &responseOverride{json: true, status: int(call.Argument(0).ToInteger()), data: call.Argument(1).Export()}
+	st.status = st.override.status
+	return goja.Undefined()
+}
+
+// jsHTML is response.html(status, html): the response becomes html.
+func (v *pageVM) jsHTML(call goja.FunctionCall) goja.Value {
+	st := v.current("response.html")
+	st.override = &responseOverride{status: int(call.Argument(0).ToInteger()), body: call.Argument(1).String()}
+	st.status = st.override.status
+	return goja.Undefined()
+}
+
+// jsResponseRedirect is response.redirect(path, status = 302); like
+// redirect() it stops the render.
+func (v *pageVM) jsResponseRedirect(call goja.FunctionCall) goja.Value {
+	defer guard(v.pg.p.app, v.rt, "response.redirect")
+	st := v.current("response.redirect")
+	status := http.StatusFound
+	if s := call.Argument(1); !goja.IsUndefined(s) {
+		status = int(s.ToInteger())
+	}
+	v.redirect(st, call.Argument(0).String(), status, "")
+	return goja.Undefined()
+}
+
+// jsWrite is response.write(s): output at the current position.
+func (v *pageVM) jsWrite(call goja.FunctionCall) goja.Value {
+	v.current("response.write")
+	v.echo(call.Argument(0).String())
+	return goja.Undefined()
+}
+
+// encodeURIComponent escapes like JS encodeURIComponent (which the "cookie"
+// package uses), not like url.QueryEscape (spaces as "+").
+func encodeURIComponent(s string) string {
+	const unreserved = "-_.!~*'()"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(unreserved, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		const hex = "0123456789ABCDEF"
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+func absPath(p string) (string, error) { return filepath.Abs(p) }
