@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
 )
 
 // FieldIsAnonymous is the bool field that marks a guest record.
@@ -118,14 +119,44 @@ type Config struct {
 	// authenticated only by the pb_auth cookie. The request's own origin is
 	// always allowed.
 	TrustedOrigins []string
+
+	// OnLink, if set, runs when a guest is merged into an existing account
+	// (a sign-in with password, OTP or OAuth2 while carrying the guest
+	// session, or Plugin.Link), inside the merge transaction and before the
+	// default action (see LinkEvent): move or merge the guest's data through
+	// e.App. Returning an error rolls the merge back and fails the sign-in.
+	// Equivalent to binding a handler to Plugin.OnLink() (the JS
+	// onAnonymousLink hook binds there too).
+	OnLink func(e *LinkEvent) error
+
+	// DisableDelete disables the delete-anonymous endpoint (404) and
+	// DeleteAnonymous, and keeps the guest record after a merge (as
+	// better-auth's disableDeleteAnonymousUser). Cleanup of old guests is
+	// then up to the app.
+	DisableDelete bool
+
+	// DisableRelationTransfer turns off the default action of a merge that
+	// re-points every relation field (in any collection) referencing the
+	// guest to the account. OnLink handlers can still set
+	// e.TransferRelations per merge. With it off and deletion on, the
+	// guest's relations follow PocketBase's delete rules (cascade or unset).
+	DisableRelationTransfer bool
+
+	// DisableFastPath turns off the guest-creation fast path (fastpath.go):
+	// PocketBase's check that a new auth record's id is unused in the other
+	// auth collections then lists those collections with a database query
+	// on every guest instead of reading PocketBase's collection cache.
+	// Hooks fire the same either way; the fast path is ~1.5-2× faster.
+	DisableFastPath bool
 }
 
 // Plugin is a registered anonauth instance. It is safe for concurrent use.
 type Plugin struct {
 	app         core.App
 	config      Config
-	collections map[string]bool // enabled collection names
-	limiter     *ipLimiter      // nil when rate limiting is disabled
+	collections map[string]bool        // enabled collection names
+	limiter     *ipLimiter             // nil when rate limiting is disabled
+	onLink      *hook.Hook[*LinkEvent] // guest → account merges (link.go)
 }
 
 // MustRegister registers the anonauth plugin in app and panics on error.
@@ -168,7 +199,10 @@ func Register(app core.App, config Config) (*Plugin, error) {
 		return nil, fmt.Errorf("anonauth: %w", err)
 	}
 	p.registerAuthResponseHook()
+	p.registerLink()
+	p.registerOAuth2()
 	p.registerRoutes()
+	p.registerFastPath()
 
 	app.Store().Set(storeKey, p)
 

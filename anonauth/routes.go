@@ -11,6 +11,8 @@ import (
 func (p *Plugin) registerRoutes() {
 	p.app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		se.Router.POST("/api/collections/{collection}/auth-anonymously", p.handleSignIn)
+		se.Router.POST("/api/collections/{collection}/upgrade-anonymous", p.handleUpgrade)
+		se.Router.POST("/api/collections/{collection}/delete-anonymous", p.handleDelete)
 		return se.Next()
 	})
 }

@@ -35,6 +35,9 @@ type renderState struct {
 	redirectStatus int
 	override       *responseOverride
 
+	stopped bool // a middleware did not call next(): no page was rendered
+	jsonOut bool // the page printed JSON: answered as application/json
+
 	token   string // auth token of the session, as the page sees it
 	cookies map[string]any
 	meta    map[string]goja.Value
@@ -112,11 +115,37 @@ func newPageVM(pg *pages, rt *goja.Runtime) *pageVM {
 	return v
 }
 
-// render renders st's page and returns the output.
+// render runs st's middlewares and loaders, renders the page and wraps it
+// in its layouts. It returns the response body.
 func (v *pageVM) render(st *renderState) (string, error) {
 	v.st = st
 	v.rt.Set("$app", st.e.App)
-	return v.renderTemplate(st.route.file, v.newContext(st))
+	api := v.newContext(st)
+
+	data, proceed, err := v.runChain(st)
+	if err != nil {
+		return "", err
+	}
+	if !proceed {
+		st.stopped = true // a middleware answered (or not) without next()
+		return "", nil
+	}
+	if data != nil {
+		api.Set("data", data)
+	}
+
+	out, err := v.renderTemplate(st.route.file, api)
+	if err != nil || st.override != nil {
+		return out, err
+	}
+	if ct := st.e.Response.Header().Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/html") {
+		return out, nil
+	}
+	if looksLikeJSON(out) {
+		st.jsonOut = true
+		return out, nil
+	}
+	return v.applyLayouts(st, out)
 }
 
 // reset makes the VM ready for the next render: no request, default $app,
@@ -231,7 +260,7 @@ func (v *pageVM) refreshAuth(st *renderState) {
 // current returns the render in progress or throws.
 func (v *pageVM) current(name string) *renderState {
 	if v.st == nil {
-		throw(v.rt, badArg("%s() is only available while a page renders", name))
+		throw(v.rt, badArg("Not available outside a page render: %s()", name))
 	}
 	return v.st
 }
@@ -300,10 +329,10 @@ func (v *pageVM) jsRedirect(call goja.FunctionCall) goja.Value {
 
 func (v *pageVM) redirect(st *renderState, target string, status int, message string) {
 	if status < 300 || status > 399 {
-		throw(v.rt, badArg("redirect: status must be 3xx, got %d", status))
+		throw(v.rt, badArg("Invalid redirect status %d: it must be 3xx", status))
 	}
 	if target == "" {
-		throw(v.rt, badArg("redirect: empty location"))
+		throw(v.rt, badArg("Invalid redirect: empty location"))
 	}
 	if message != "" {
 		if u, err := url.Parse(target); err == nil {
@@ -327,29 +356,42 @@ func (v *pageVM) jsResolve(call goja.FunctionCall) goja.Value {
 	ref := call.Argument(0).String()
 	name, ok := v.resolvePrivate(path.Dir(st.route.file), ref, false)
 	if !ok {
-		throw(v.rt, badArg("resolve(%q): no such module in a _private folder from the page's folder up to the templates root", ref))
+		throw(v.rt, badArg("Cannot resolve %q: no such module in a _private folder from the page's folder up to the templates root", ref))
 	}
+	exported, err := v.loadModule(st, name)
+	if err != nil {
+		rethrow(v.rt, err)
+	}
+	return exported
+}
+
+// loadModule runs the module name (relative to the templates root) once
+// per render and returns its module.exports.
+func (v *pageVM) loadModule(st *renderState, name string) (goja.Value, error) {
 	if exported, ok := st.modules[name]; ok {
-		return exported
+		return exported, nil
 	}
 	c, err := v.src.module(name)
 	if err != nil {
-		rethrow(v.rt, err)
+		if err == errNotFound {
+			return nil, &TemplateError{File: name, Message: "module not found"}
+		}
+		return nil, err
 	}
 	fn, err := v.runner.fn(c)
 	if err != nil {
-		rethrow(v.rt, err)
+		return nil, err
 	}
 	module := v.rt.NewObject()
 	module.Set("exports", v.rt.NewObject())
 	if _, err := fn(goja.Undefined(), module, module.Get("exports"), v.require, st.api); err != nil {
-		rethrow(v.rt, err)
+		return nil, err
 	}
 	if st.modules == nil {
 		st.modules = map[string]goja.Value{}
 	}
 	st.modules[name] = module.Get("exports")
-	return st.modules[name]
+	return st.modules[name], nil
 }
 
 // jsMeta is meta(key, value?): a per-request key/value map.
@@ -466,7 +508,7 @@ func (v *pageVM) jsBody(call goja.FunctionCall) goja.Value {
 	st := v.current("body")
 	info, err := st.e.RequestInfo()
 	if err != nil {
-		throw(v.rt, badArg("invalid request body: %v", err))
+		throw(v.rt, badArg("Invalid request body: %v", err))
 	}
 	return v.rt.ToValue(info.Body)
 }
@@ -495,7 +537,7 @@ func (v *pageVM) jsStatus(call goja.FunctionCall) goja.Value {
 	if a := call.Argument(0); !goja.IsUndefined(a) {
 		code := int(a.ToInteger())
 		if code < 100 || code > 999 {
-			throw(v.rt, badArg("response.status: invalid status %d", code))
+			throw(v.rt, badArg("Invalid response status %d", code))
 		}
 		st.status = code
 	}
@@ -565,7 +607,7 @@ func (v *pageVM) jsCookie(call goja.FunctionCall) goja.Value {
 		}
 	}
 	if err := c.Valid(); err != nil {
-		throw(v.rt, badArg("response.cookie: %v", err))
+		throw(v.rt, badArg("Invalid cookie: %v", err))
 	}
 	serialized := c.String()
 	st.e.Response.Header().Add("Set-Cookie", serialized)

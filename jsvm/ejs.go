@@ -165,6 +165,7 @@ func (g *ejsGen) statement(prefix, code, suffix string) {
 	g.write(code, true)
 	g.write(suffix+"\n", false)
 }
+
 // scan is ejs' Template.scanLine.
 func (g *ejsGen) scan(tok string) {
 	switch tok {

@@ -58,7 +58,7 @@ func guard(app core.App, vm *goja.Runtime, name string) {
 			slog.String("stack", string(debug.Stack())),
 		)
 	}
-	throw(vm, router.NewInternalServerError(fmt.Sprintf("%s: internal error", name), nil))
+	throw(vm, router.NewInternalServerError(fmt.Sprintf("Internal error in %s()", name), nil))
 }
 
 // badArg is the error for an invalid argument passed from JS.

@@ -52,7 +52,7 @@ func (p *plugin) signIn(vm *goja.Runtime, e *core.RequestEvent, options goja.Val
 	}
 	guests := p.guests()
 	if guests == nil {
-		throw(vm, router.NewInternalServerError("signInAnonymously: anonymous sign-in is not set up (register the anonauth plugin)", nil))
+		throw(vm, router.NewInternalServerError("Anonymous sign-in is not set up: register the anonauth plugin", nil))
 	}
 	auth, err := guests.SignIn(e, opts)
 	if err != nil {
@@ -85,19 +85,19 @@ func signInOptions(v goja.Value) (anonauth.SignInOptions, error) {
 		if c, ok := x["collection"]; ok && c != nil {
 			name, isString := c.(string)
 			if !isString {
-				return opts, badArg("signInAnonymously: options.collection must be a string")
+				return opts, badArg("Invalid options for signInAnonymously: collection must be a string")
 			}
 			opts.Collection = name
 		}
 		if f, ok := x["fresh"]; ok && f != nil {
 			fresh, isBool := f.(bool)
 			if !isBool {
-				return opts, badArg("signInAnonymously: options.fresh must be a boolean")
+				return opts, badArg("Invalid options for signInAnonymously: fresh must be a boolean")
 			}
 			opts.Fresh = fresh
 		}
 	default:
-		return opts, badArg("signInAnonymously: options must be an object like {collection: \"users\"}")
+		return opts, badArg("Invalid options for signInAnonymously: expected an object like {collection: \"users\"}")
 	}
 	return opts, nil
 }

@@ -184,6 +184,10 @@ func (pg *pages) render(e *core.RequestEvent, rt *route, params map[string]strin
 			return e.JSON(st.override.status, st.override.data)
 		}
 		return e.HTML(st.override.status, st.override.body)
+	case st.stopped:
+		return e.HTML(st.status, "")
+	case st.jsonOut:
+		return e.Blob(st.status, "application/json", []byte(out))
 	}
 
 	if ct := e.Response.Header().Get("Content-Type"); ct != "" {
@@ -291,9 +295,9 @@ func (pg *pages) locate(err error) *TemplateError {
 				te.Status = int(s.ToInteger())
 			}
 			// an uncaught Go error (e.g. from a PocketBase binding)
-			if gv, ok := obj.Get("value").Export().(error); ok && te.Status == 0 {
+			if gv := obj.Get("value"); gv != nil && te.Status == 0 {
 				var apiErr *router.ApiError
-				if errors.As(gv, &apiErr) {
+				if goErr, ok := gv.Export().(error); ok && errors.As(goErr, &apiErr) {
 					te.Status = apiErr.Status
 				}
 			}

@@ -28,6 +28,11 @@ type route struct {
 	static   bool     // served as a file, not rendered
 	index    bool     // the file is an index.ejs (loses ties to x.ejs)
 	params   int      // number of parameter segments
+
+	// For pages: the +files that apply, found when the table is built.
+	layouts     []string          // +layout.ejs, innermost folder first
+	middlewares []string          // +middleware.js, root folder first
+	loaders     map[string]string // "load", "get", "post", ... → +load.js, +get.js, ...
 }
 
 // routeTable is an immutable snapshot of the templates directory.
@@ -111,6 +116,7 @@ func isGroup(name string) bool {
 func scanRoutes(fsys fs.FS) (*routeTable, error) {
 	t := &routeTable{exact: map[string]*route{}}
 	var all []*route
+	plus := map[string]bool{} // +files in routable folders
 
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -125,6 +131,9 @@ func scanRoutes(fsys fs.FS) (*routeTable, error) {
 		if isHidden(d.Name()) {
 			if d.IsDir() {
 				return fs.SkipDir
+			}
+			if strings.HasPrefix(d.Name(), "+") && d.Type().IsRegular() {
+				plus[p] = true
 			}
 			return nil
 		}
@@ -161,6 +170,12 @@ func scanRoutes(fsys fs.FS) (*routeTable, error) {
 		return nil, err
 	}
 
+	for _, r := range all {
+		if !r.static {
+			r.attachSpecialFiles(plus)
+		}
+	}
+
 	// Deterministic precedence: non-index files first (about.ejs before
 	// about/index.ejs), then by path.
 	sort.Slice(all, func(i, j int) bool {
@@ -195,4 +210,48 @@ func scanRoutes(fsys fs.FS) (*routeTable, error) {
 	})
 
 	return t, nil
+}
+
+// attachSpecialFiles records the layouts, middlewares and loaders of a page
+// (PocketPages' +layout.ejs, +middleware.js, +load.js, +get.js, ...).
+func (r *route) attachSpecialFiles(plus map[string]bool) {
+	var folders []string // root first
+	dir := path.Dir(r.file)
+	for {
+		folders = append([]string{dir}, folders...)
+		if dir == "." {
+			break
+		}
+		dir = path.Dir(dir)
+	}
+	in := func(folder, name string) string {
+		if folder == "." {
+			return name
+		}
+		return folder + "/" + name
+	}
+	for i := len(folders) - 1; i >= 0; i-- {
+		if f := in(folders[i], "+layout.ejs"); plus[f] {
+			r.layouts = append(r.layouts, f)
+		}
+	}
+	for _, folder := range folders {
+		if f := in(folder, "+middleware.js"); plus[f] {
+			r.middlewares = append(r.middlewares, f)
+		}
+	}
+	pageDir := folders[len(folders)-1]
+	for f := range plus {
+		if path.Dir(f) != pageDir && !(pageDir == "." && !strings.Contains(f, "/")) {
+			continue
+		}
+		base := path.Base(f)
+		if base == "+middleware.js" || !strings.HasSuffix(base, ".js") {
+			continue
+		}
+		if r.loaders == nil {
+			r.loaders = map[string]string{}
+		}
+		r.loaders[strings.TrimSuffix(strings.TrimPrefix(base, "+"), ".js")] = f
+	}
 }

@@ -213,4 +213,3 @@ func (r *runner) escapeXML(call goja.FunctionCall) goja.Value {
 }
 
 var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")
-

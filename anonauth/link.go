@@ -1,0 +1,331 @@
+package anonauth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+
+	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/dbutils"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/inflector"
+	"github.com/pocketbase/pocketbase/tools/router"
+)
+
+// LinkEvent is the event of a guest being merged into an existing account of
+// the same collection (a sign-in with password, OTP or OAuth2 while carrying
+// the guest session, or a direct Plugin.Link call).
+//
+// Handlers run inside the merge transaction, before the default action,
+// which runs when the last handler calls e.Next(): re-point every relation
+// to the guest at the account (if TransferRelations), then delete the guest
+// (if DeleteAnonymous). Code after e.Next() sees the data already moved. A
+// handler that returns an error rolls everything back and fails the sign-in;
+// a handler that does not call e.Next() skips the default action.
+type LinkEvent struct {
+	hook.Event
+
+	// App is the transactional app: do every read and write of the merge
+	// through it (not through a captured app, which would wait forever for
+	// the write lock this transaction holds).
+	App core.App
+
+	// Anonymous is the guest, freshly read inside the transaction.
+	Anonymous *core.Record
+
+	// Account is the existing account the guest is merged into. During a
+	// sign-in it is the record the auth response returns, so changes made to
+	// it in memory and saved show in the response.
+	Account *core.Record
+
+	// RequestEvent is the sign-in request, or nil for a Link call from Go.
+	RequestEvent *core.RequestEvent
+
+	// AuthMethod is the sign-in method ("password", "otp", "oauth2", or an
+	// app's own), "" for a Link call from Go.
+	AuthMethod string
+
+	// TransferRelations makes the default action re-point every relation
+	// field (of any collection) that references the guest to the account.
+	// It starts as !Config.DisableRelationTransfer; handlers may change it.
+	TransferRelations bool
+
+	// DeleteAnonymous makes the default action delete the guest afterwards.
+	// It starts as !Config.DisableDelete; handlers may change it.
+	DeleteAnonymous bool
+
+	// Transferred is the number of records the default action re-pointed
+	// (readable after e.Next()).
+	Transferred int
+}
+
+// linkOnSignInHookId identifies the OnRecordAuthRequest handler that merges
+// a guest session into the account that just signed in.
+const linkOnSignInHookId = "pocketguestLinkOnSignIn"
+
+// configOnLinkHookId identifies the handler that runs Config.OnLink.
+const configOnLinkHookId = "pocketguestConfigOnLink"
+
+// OnLink returns the hook triggered when a guest is merged into an existing
+// account. Config.OnLink is bound to it first; the JS onAnonymousLink
+// handlers and any Go code may bind more.
+func (p *Plugin) OnLink() *hook.Hook[*LinkEvent] {
+	return p.onLink
+}
+
+// registerLink creates the OnLink hook and binds the sign-in merge.
+func (p *Plugin) registerLink() {
+	p.onLink = &hook.Hook[*LinkEvent]{}
+	if p.config.OnLink != nil {
+		p.onLink.Bind(&hook.Handler[*LinkEvent]{
+			Id: configOnLinkHookId,
+			// Before handlers bound later with the default priority (JS).
+			Priority: -100,
+			Func: func(e *LinkEvent) error {
+				if err := p.config.OnLink(e); err != nil {
+					return err
+				}
+				return e.Next()
+			},
+		})
+	}
+
+	p.app.OnRecordAuthRequest().Bind(&hook.Handler[*core.RecordAuthRequestEvent]{
+		Id: linkOnSignInHookId,
+		// Before the session hook (100), so that the merge transaction wraps
+		// the cookie it sets and the cookie is dropped if the merge fails.
+		Priority: 90,
+		Func:     p.linkOnSignIn,
+	})
+}
+
+// Link merges the guest anonymous into account (same auth collection): the
+// OnLink hook (Config.OnLink, JS onAnonymousLink) runs, then every relation
+// to the guest is re-pointed to account and the guest is deleted, unless
+// configured otherwise. All of it is one transaction (app's own if app is a
+// transactional app): on any error nothing has changed.
+//
+// Errors: 400 (*router.ApiError) if anonymous is not a guest of an enabled
+// collection, or account is not a regular account of the same collection;
+// 404 if the guest is already gone; 409 if a re-pointed record would break a
+// unique index (e.g. one cart per user and both have one: move or merge it in
+// an OnLink handler); a hook's error as it is.
+func (p *Plugin) Link(app core.App, anonymous, account *core.Record) error {
+	return p.link(app, anonymous, account, nil, "")
+}
+
+func (p *Plugin) link(app core.App, anonymous, account *core.Record, re *core.RequestEvent, method string) error {
+	switch {
+	case anonymous == nil || account == nil:
+		return errLinkInvalid("missing record.")
+	case !IsAnonymous(anonymous) || !p.IsEnabled(anonymous.Collection().Name):
+		return errNotAnonymous()
+	case anonymous.Collection().Id != account.Collection().Id:
+		return errLinkInvalid("the account belongs to another collection.")
+	case anonymous.Id == account.Id:
+		return errLinkInvalid("a record cannot be linked to itself.")
+	case IsAnonymous(account):
+		return errLinkInvalid("the account is anonymous too.")
+	}
+
+	return app.RunInTransaction(func(txApp core.App) error {
+		// Re-read under the write lock (a concurrent upgrade or merge of the
+		// same guest may have committed since the request loaded it).
+		guest, err := txApp.FindRecordById(anonymous.Collection(), anonymous.Id)
+		if err != nil {
+			return errGuestGone()
+		}
+		if !IsAnonymous(guest) {
+			return errAlreadyConverted()
+		}
+
+		event := &LinkEvent{
+			App:               txApp,
+			Anonymous:         guest,
+			Account:           account,
+			RequestEvent:      re,
+			AuthMethod:        method,
+			TransferRelations: !p.config.DisableRelationTransfer,
+			DeleteAnonymous:   !p.config.DisableDelete,
+		}
+
+		return p.onLink.Trigger(event, func(e *LinkEvent) error {
+			// txApp, not e.App: the all-or-nothing promise is ours to keep
+			// even if a handler swapped the app.
+			if e.TransferRelations {
+				n, err := transferRelations(txApp, e.Anonymous, e.Account)
+				if err != nil {
+					return err
+				}
+				e.Transferred = n
+			}
+			if e.DeleteAnonymous {
+				if err := txApp.Delete(e.Anonymous); err != nil {
+					return fmt.Errorf("anonauth: failed to delete the merged guest: %w", err)
+				}
+			}
+			p.audit(txApp, AuditMerged, e.Anonymous,
+				"accountId", e.Account.Id,
+				"method", e.AuthMethod,
+				"transferred", e.Transferred,
+				"deleted", e.DeleteAnonymous,
+			)
+			return nil
+		})
+	})
+}
+
+// linkOnSignIn merges the request's guest session into the account that
+// signs in (password, OTP, OAuth2 or any app sign-in that reports a method).
+//
+// Why OnRecordAuthRequest and not OnRecordAuthWithPasswordRequest /
+// OnRecordAuthWithOTPRequest: those fire before the credentials are checked
+// (e.Record is only the candidate found by identity; PocketBase validates the
+// password after the handlers), so a merge there would hand a guest's data to
+// an account whose password was wrong. OnRecordAuthRequest fires from
+// apis.RecordAuthResponse once the method has succeeded, for every method
+// alike, and before the response is written.
+//
+// The merge runs after e.Next() in the same transaction: the MFA check is in
+// PocketBase's final handler, so only a sign-in that completes merges (a
+// first factor answering 401 {mfaId} commits the MFA record and merges
+// nothing; the second factor, still carrying the guest session, merges).
+// PocketBase defers the JSON response to the commit, so a failed merge rolls
+// back and answers the error instead, and the session cookie set further down
+// the chain is dropped: the client keeps its guest session and loses nothing.
+func (p *Plugin) linkOnSignIn(e *core.RecordAuthRequestEvent) error {
+	guest := e.Auth
+	if e.AuthMethod == "" || // auth-refresh, auth-anonymously, upgrade: no sign-in to another account
+		guest == nil || !IsAnonymous(guest) || !p.IsEnabled(guest.Collection().Name) ||
+		e.Record == nil || e.Record.Id == guest.Id ||
+		e.Record.Collection().Id != guest.Collection().Id || IsAnonymous(e.Record) {
+		return e.Next()
+	}
+
+	var mfaErr error
+	original := e.App
+	err := e.App.RunInTransaction(func(txApp core.App) error {
+		e.App = txApp
+		defer func() { e.App = original }()
+
+		if err := e.Next(); err != nil {
+			if errors.Is(err, apis.ErrMFA) {
+				mfaErr = err // keep the MFA record PocketBase just created
+				return nil
+			}
+			return err
+		}
+		return p.link(txApp, guest, e.Record, e.RequestEvent, e.AuthMethod)
+	})
+	if err != nil {
+		dropSetCookie(e.RequestEvent, CookieName)
+		return err
+	}
+	if mfaErr != nil {
+		return mfaErr
+	}
+
+	e.Auth = e.Record
+	return nil
+}
+
+// transferRelations re-points every relation field value that references
+// from (in any collection, single or multiple) to to, keeping multiple
+// values unique. It returns the number of records changed.
+//
+// Records are saved with SaveNoValidate: only the relation value changes, to
+// another existing record of the same collection, and unrelated stale data
+// (a field rule added after the record was written) must not block a merge.
+// Model hooks still fire and unique indexes still apply.
+func transferRelations(txApp core.App, from, to *core.Record) (int, error) {
+	refs, err := txApp.FindCollectionReferences(from.Collection())
+	if err != nil {
+		return 0, err
+	}
+
+	collections := make([]*core.Collection, 0, len(refs))
+	for c := range refs {
+		if !c.IsView() {
+			collections = append(collections, c)
+		}
+	}
+	sort.Slice(collections, func(i, j int) bool { return collections[i].Name < collections[j].Name })
+
+	total := 0
+	for _, collection := range collections {
+		table := inflector.Columnify(collection.Name)
+		for _, field := range refs[collection] {
+			rel, ok := field.(*core.RelationField)
+			if !ok {
+				continue
+			}
+			column := table + "." + inflector.Columnify(rel.Name)
+
+			// The same lookup PocketBase's cascade delete uses.
+			query := txApp.RecordQuery(collection)
+			if rel.IsMultiple() {
+				query.AndWhere(dbx.Exists(dbx.NewExp(
+					"SELECT 1 FROM "+dbutils.JSONEach(column)+" {{__je__}} WHERE [[__je__.value]]={:guestId}",
+					dbx.Params{"guestId": from.Id},
+				)))
+			} else {
+				query.AndWhere(dbx.HashExp{column: from.Id})
+			}
+			if collection.Id == from.Collection().Id {
+				// the guest's own self-references go with the guest
+				query.AndWhere(dbx.Not(dbx.HashExp{table + ".id": from.Id}))
+			}
+
+			var records []*core.Record
+			if err := query.All(&records); err != nil {
+				return total, err
+			}
+
+			for _, record := range records {
+				if rel.IsMultiple() {
+					record.Set(rel.Name, replaceID(record.GetStringSlice(rel.Name), from.Id, to.Id))
+				} else {
+					record.Set(rel.Name, to.Id)
+				}
+				if err := txApp.SaveNoValidate(record); err != nil {
+					return total, transferError(collection.Name, rel.Name, record.Id, err)
+				}
+				total++
+			}
+		}
+	}
+
+	return total, nil
+}
+
+// replaceID replaces from with to in ids, keeping the order and dropping
+// duplicates (the account may already be in the list).
+func replaceID(ids []string, from, to string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id == from {
+			id = to
+		}
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// transferError explains which record could not change owner. A unique
+// index violation (the account already has the one allowed record) is a
+// 409 the app can resolve in an OnLink handler.
+func transferError(collection, field, id string, err error) error {
+	msg := fmt.Sprintf("Cannot merge the guest's data: %s record %q could not be moved to the account through %q.", collection, id, field)
+	var verrs validation.Errors
+	if errors.As(err, &verrs) {
+		return router.NewApiError(http.StatusConflict, msg+" Resolve it in an OnLink/onAnonymousLink handler.", verrs)
+	}
+	return fmt.Errorf("anonauth: %s: %w", msg, err)
+}

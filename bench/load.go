@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// The load generator is vegeta's library (github.com/tsenart/vegeta): a
+// closed-loop "max rate" attack with a fixed number of workers, each with its
+// own keep-alive connection, stopped after a fixed duration. That is the
+// wrk-style model the targets are stated in: N concurrent clients sending
+// as fast as the server answers.
+
+// load is one bounded attack.
+type load struct {
+	name        string
+	target      vegeta.Target
+	concurrency int
+	warmup      time.Duration // run first, results thrown away
+	duration    time.Duration
+	transport   http.RoundTripper // nil: a plain keep-alive transport to 127.0.0.1
+	check       func(*vegeta.Result) error
+	stop        <-chan struct{} // optional: end the attack early when closed
+}
+
+// stats is what one attack measured.
+type stats struct {
+	ok, errors int
+	elapsed    time.Duration
+	p50, p99   time.Duration
+	firstError string
+}
+
+// rate is successful sign-ins per second.
+func (s stats) rate() float64 {
+	if s.elapsed <= 0 {
+		return 0
+	}
+	return float64(s.ok) / s.elapsed.Seconds()
+}
+
+// newTransport is an HTTP/1.1 keep-alive transport that can only reach
+// 127.0.0.1 (no proxy, no DNS): the bench cannot be pointed at anything else.
+func newTransport(concurrency int) *http.Transport {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil || host != "127.0.0.1" {
+				return nil, fmt.Errorf("bench: refusing to connect to %q: only 127.0.0.1 is allowed", addr)
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+		MaxIdleConnsPerHost: concurrency * 2,
+		DisableCompression:  true,
+	}
+}
+
+// run performs the warm-up and the measured attack.
+func (l load) run() stats {
+	transport := l.transport
+	if transport == nil {
+		transport = newTransport(l.concurrency)
+	}
+	client := &http.Client{
+		Transport: transport,
+		Timeout:   30 * time.Second,
+		// Pages may redirect after a sign-in; the bench measures the
+		// sign-in response itself.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+
+	if l.warmup > 0 {
+		l.attack(client, l.warmup, "warmup")
+	}
+	return l.attack(client, l.duration, l.name)
+}
+
+func (l load) attack(client *http.Client, d time.Duration, name string) stats {
+	n := uint64(l.concurrency)
+	attacker := vegeta.NewAttacker(
+		vegeta.Client(client),
+		vegeta.Workers(n),
+		vegeta.MaxWorkers(n),
+		vegeta.MaxBody(64<<10),
+	)
+
+	if l.stop != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-l.stop:
+				attacker.Stop()
+			case <-done:
+			}
+		}()
+	}
+
+	// Rate 0 with bounded workers: every worker sends its next request as
+	// soon as the previous one is answered.
+	var (
+		st        stats
+		latencies []time.Duration
+		start     time.Time
+		end       time.Time
+	)
+	for res := range attacker.Attack(vegeta.NewStaticTargeter(l.target), vegeta.Rate{Freq: 0}, d, name) {
+		if start.IsZero() || res.Timestamp.Before(start) {
+			start = res.Timestamp
+		}
+		if e := res.End(); e.After(end) {
+			end = e
+		}
+		latencies = append(latencies, res.Latency)
+
+		err := resultError(res)
+		if err == nil && l.check != nil {
+			err = l.check(res)
+		}
+		if err != nil {
+			st.errors++
+			if st.firstError == "" {
+				st.firstError = err.Error()
+			}
+			continue
+		}
+		st.ok++
+	}
+
+	st.elapsed = end.Sub(start)
+	slices.Sort(latencies)
+	st.p50 = percentile(latencies, 0.50)
+	st.p99 = percentile(latencies, 0.99)
+	return st
+}
+
+// resultError is vegeta's own verdict: a transport error or a non-2xx/3xx
+// status, with the start of the body to say why.
+func resultError(res *vegeta.Result) error {
+	if res.Error == "" {
+		return nil
+	}
+	body := strings.TrimSpace(string(res.Body))
+	if len(body) > 200 {
+		body = body[:200] + "..."
+	}
+	if body != "" {
+		return fmt.Errorf("%s: %s", res.Error, body)
+	}
+	return fmt.Errorf("%s", res.Error)
+}
+
+// percentile is the nearest-rank percentile of sorted latencies (exact, not
+// estimated: a bench run keeps at most a few hundred thousand of them).
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.5) - 1
+	i = max(0, min(i, len(sorted)-1))
+	return sorted[i]
+}
+
+// Checks: a 200 alone does not prove a sign-in happened.
+
+// checkAuthJSON accepts a {token, record} response that set the pb_auth
+// cookie.
+func checkAuthJSON(res *vegeta.Result) error {
+	if !bytes.Contains(res.Body, []byte(`"token":"`)) || !bytes.Contains(res.Body, []byte(`"record":{`)) {
+		return fmt.Errorf("status %d without {token, record}: %.200s", res.Code, res.Body)
+	}
+	return checkCookie(res)
+}
+
+// checkPage accepts the fixture page with a guest id rendered into it.
+func checkPage(res *vegeta.Result) error {
+	if !bytes.Contains(res.Body, []byte(`<span id="guest">`)) || bytes.Contains(res.Body, []byte(`<span id="guest"></span>`)) {
+		return fmt.Errorf("status %d without a guest id in the page: %.200s", res.Code, res.Body)
+	}
+	return checkCookie(res)
+}
+
+func checkCookie(res *vegeta.Result) error {
+	for _, c := range res.Headers.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "pb_auth=") && !strings.HasPrefix(c, "pb_auth=;") {
+			return nil
+		}
+	}
+	return fmt.Errorf("status %d without a pb_auth cookie", res.Code)
+}
+
+// checkToken accepts any response with an auth token (the baseline's
+// auth-with-password answer).
+func checkToken(res *vegeta.Result) error {
+	if !bytes.Contains(res.Body, []byte(`"token":"`)) {
+		return fmt.Errorf("status %d without a token: %.200s", res.Code, res.Body)
+	}
+	return nil
+}
+
+// target builds a vegeta target for a path on the server.
+func target(s *server, method, path string) vegeta.Target {
+	u := url.URL{Scheme: "http", Host: s.addr, Path: path}
+	return vegeta.Target{Method: method, URL: u.String(), Header: http.Header{"Accept": {"application/json"}}}
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// report is everything one bench run measured.
+type report struct {
+	cfg     config
+	bin     *binary
+	started time.Time
+	total   time.Duration
+
+	paths   [4]pathRow
+	growth  []growthRow
+	cleanup cleanupRow
+}
+
+type pathRow struct {
+	label       string
+	unavailable string // why the row could not run ("" = it could)
+	ran         bool
+	st          stats
+}
+
+type growthRow struct {
+	guests   int
+	seedTime time.Duration
+	ran      bool
+	st       stats
+}
+
+func (g growthRow) label() string {
+	return fmt.Sprintf("endpoint, %s existing guests", count(g.guests))
+}
+
+type cleanupRow struct {
+	guests      int
+	unavailable string
+	ran         bool
+	failed      string
+	seedTime    time.Duration
+	took        time.Duration
+	deleted     int
+	output      string
+	st          stats
+}
+
+func newReport(cfg config, bin *binary) *report {
+	r := &report{cfg: cfg, bin: bin, started: time.Now()}
+	r.paths = [4]pathRow{
+		{label: "1 endpoint  POST " + endpointPath},
+		{label: "2 template  GET " + pagePath + ", <script server> signInAnonymously()"},
+		{label: "3 pb_hooks  POST " + hookPath + ", signInAnonymously(e)"},
+		{label: "4 baseline  records create + auth-with-password (2 req)"},
+	}
+	for _, n := range cfg.Rows {
+		r.growth = append(r.growth, growthRow{guests: n})
+	}
+	return r
+}
+
+// Targets of issue 7 (2 cores, 16 concurrent clients).
+const (
+	targetEndpointRate = 2000.0
+	targetEndpointP99  = 50 * time.Millisecond
+	targetVsBaseline   = 100.0
+	targetTemplateRate = 1000.0
+	targetHooksWithin  = 0.20
+	targetGrowthWithin = 0.20
+)
+
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "PocketGuest load bench — %s\n", r.started.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "machine: %s/%s, %d CPUs (%s), %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version())
+	fmt.Fprintf(w, "server:  the pocketguest binary on 127.0.0.1, fresh pb_data per phase, anonymous RATE LIMIT OFF (--anonRateLimit=0)\n")
+	fmt.Fprintf(w, "load:    vegeta v12 library, %d concurrent keep-alive clients at max rate, %s measured per row after %s warm-up\n",
+		r.cfg.Concurrency, r.cfg.Duration, r.cfg.Warmup)
+	if r.cfg.Quick {
+		fmt.Fprintf(w, "mode:    -quick (proves the bench works; the numbers are not the measurement)\n")
+	}
+
+	fmt.Fprintf(w, "\nSign-in paths (one server, one run; ratio = sign-ins/s vs row 4)\n")
+	fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s\n", "path", "sign-ins/s", "p50", "p99", "errors", "vs 4")
+	base := r.paths[3]
+	for _, row := range r.paths {
+		if !row.ran {
+			fmt.Fprintf(w, "%-60s not available: %s\n", row.label, orSkipped(row.unavailable))
+			continue
+		}
+		ratio := "-"
+		if row.label != base.label && base.ran && base.st.rate() > 0 {
+			ratio = fmt.Sprintf("%.0f×", row.st.rate()/base.st.rate())
+		}
+		fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s\n", row.label, fmtRate(row.st.rate()), fmtDur(row.st.p50), fmtDur(row.st.p99), fmtErrors(row.st), ratio)
+	}
+	fmt.Fprintf(w, "  row 4 is two client requests per sign-in (POST /api/collections/users/records with a random email and\n")
+	fmt.Fprintf(w, "  password, then POST .../auth-with-password), timed together; both hash or check a bcrypt password.\n")
+
+	if len(r.growth) > 0 {
+		fmt.Fprintf(w, "\nCost growth: endpoint with existing guests (fresh server per row; seeded by SQL while stopped)\n")
+		fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s\n", "existing guests", "seeded in", "sign-ins/s", "p50", "p99", "errors", "vs empty")
+		var empty float64
+		for _, g := range r.growth {
+			if g.guests == 0 && g.ran {
+				empty = g.st.rate()
+			}
+		}
+		for _, g := range r.growth {
+			if !g.ran {
+				fmt.Fprintf(w, "%15s not run\n", count(g.guests))
+				continue
+			}
+			vs := "-"
+			if empty > 0 && g.guests != 0 {
+				vs = fmt.Sprintf("%+.0f%%", (g.st.rate()/empty-1)*100)
+			}
+			seeded := "-"
+			if g.guests > 0 {
+				seeded = fmtDur(g.seedTime)
+			}
+			fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s\n", count(g.guests), seeded, fmtRate(g.st.rate()), fmtDur(g.st.p50), fmtDur(g.st.p99), fmtErrors(g.st), vs)
+		}
+	}
+
+	c := r.cleanup
+	fmt.Fprintf(w, "\nCleanup of %s stale guests (90 days old, --max-age %s) while sign-ins run\n", count(c.guests), cleanupMaxAge)
+	switch {
+	case !c.ran:
+		fmt.Fprintf(w, "  not available: %s\n", orSkipped(c.unavailable))
+	default:
+		rate := 0.0
+		if c.took > 0 {
+			rate = float64(c.deleted) / c.took.Seconds()
+		}
+		fmt.Fprintf(w, "  cleanup:  %s of %s deleted in %s (%s guests/s)\n", count(c.deleted), count(c.guests), fmtDur(c.took), fmtRate(rate))
+		fmt.Fprintf(w, "  sign-ins meanwhile: %s/s, p50 %s, p99 %s, errors %s\n", fmtRate(c.st.rate()), fmtDur(c.st.p50), fmtDur(c.st.p99), fmtErrors(c.st))
+		if c.failed != "" {
+			fmt.Fprintf(w, "  cleanup FAILED: %s\n", firstLine(c.failed))
+		}
+	}
+
+	r.printTargets(w)
+
+	if r.total > 0 {
+		fmt.Fprintf(w, "\ntotal bench time: %s\n", r.total.Round(time.Second))
+	}
+	for _, row := range r.paths {
+		if row.ran && row.st.firstError != "" {
+			fmt.Fprintf(w, "first error of %q: %s\n", row.label, row.st.firstError)
+		}
+	}
+}
+
+func (r *report) printTargets(w io.Writer) {
+	ep, page, hook, base := r.paths[0], r.paths[1], r.paths[2], r.paths[3]
+	fmt.Fprintf(w, "\nTargets (issue 7, 2 cores, 16 clients)\n")
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	if ep.ran {
+		fmt.Fprintf(w, "  endpoint ≥ %.0f/s:            %-6s (%s/s)\n", targetEndpointRate, verdict(ep.st.rate() >= targetEndpointRate), fmtRate(ep.st.rate()))
+		fmt.Fprintf(w, "  endpoint p99 ≤ %s:          %-6s (%s)\n", fmtDur(targetEndpointP99), verdict(ep.st.p99 <= targetEndpointP99), fmtDur(ep.st.p99))
+		if base.ran && base.st.rate() > 0 {
+			ratio := ep.st.rate() / base.st.rate()
+			fmt.Fprintf(w, "  endpoint ≥ %.0f× baseline:     %-6s (%.0f×)\n", targetVsBaseline, verdict(ratio >= targetVsBaseline), ratio)
+		}
+	}
+	if page.ran {
+		fmt.Fprintf(w, "  template page ≥ %.0f/s:       %-6s (%s/s)\n", targetTemplateRate, verdict(page.st.rate() >= targetTemplateRate), fmtRate(page.st.rate()))
+	} else {
+		fmt.Fprintf(w, "  template page ≥ %.0f/s:       not available\n", targetTemplateRate)
+	}
+	if hook.ran && ep.ran && ep.st.rate() > 0 {
+		d := hook.st.rate()/ep.st.rate() - 1
+		fmt.Fprintf(w, "  hooks within %.0f%% of endpoint: %-6s (%+.0f%%)\n", targetHooksWithin*100, verdict(d >= -targetHooksWithin), d*100)
+	} else {
+		fmt.Fprintf(w, "  hooks within %.0f%% of endpoint: not available\n", targetHooksWithin*100)
+	}
+	var empty, big *growthRow
+	for i := range r.growth {
+		g := &r.growth[i]
+		if !g.ran {
+			continue
+		}
+		if g.guests == 0 {
+			empty = g
+		}
+		if big == nil || g.guests > big.guests {
+			big = g
+		}
+	}
+	if empty != nil && big != nil && big.guests > 0 && empty.st.rate() > 0 {
+		d := big.st.rate()/empty.st.rate() - 1
+		fmt.Fprintf(w, "  %s guests within %.0f%% of empty: %-6s (%+.0f%%)\n", count(big.guests), targetGrowthWithin*100, verdict(d >= -targetGrowthWithin), d*100)
+	}
+}
+
+func orSkipped(s string) string {
+	if s == "" {
+		return "skipped"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func fmtErrors(s stats) string {
+	return fmt.Sprintf("%d/%s", s.errors, count(s.ok+s.errors))
+}
+
+func fmtRate(r float64) string {
+	if r >= 100 {
+		return count(int(r + 0.5))
+	}
+	return fmt.Sprintf("%.1f", r)
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+}
+
+// count formats n with thousands separators.
+func count(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if i := strings.IndexByte(line, ':'); i >= 0 {
+				return strings.TrimSpace(line[i+1:])
+			}
+		}
+	}
+	return "unknown CPU"
+}

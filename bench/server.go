@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The bench drives the real pocketguest binary, built from the module root,
+// as a child process: the numbers include everything a deployment pays
+// (router, middlewares, JSON, the SQLite driver), and nothing of the bench
+// itself runs inside the server.
+
+const (
+	benchSuperuserEmail    = "bench@example.com"
+	benchSuperuserPassword = "bench-password-1234"
+)
+
+// binary is a built pocketguest executable and what it supports.
+type binary struct {
+	path  string
+	flags map[string]bool // serve flags it knows (templatesDir may not exist yet)
+	cmds  map[string]bool // top-level commands it knows (anonymous, superuser, ...)
+}
+
+// moduleRoot finds the directory of the go.mod that contains the bench, so
+// the bench works from the repo root (`go run ./bench`) and from bench/
+// (`go test`).
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside a Go module: run the bench from the pocketguest repository")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// buildBinary compiles the module root (the pocketguest command) into dir,
+// or takes a prebuilt one, and asks it which flags and commands it has.
+func buildBinary(ctx context.Context, dir, prebuilt string) (*binary, error) {
+	path := prebuilt
+	if path == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return nil, err
+		}
+		path = filepath.Join(dir, "pocketguest")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", path, ".")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build %s: %w\n%s", root, err, out)
+		}
+	}
+
+	bin := &binary{path: path, flags: map[string]bool{}, cmds: map[string]bool{}}
+
+	help, _ := exec.CommandContext(ctx, path, "serve", "--help").CombinedOutput()
+	for _, f := range []string{"templatesDir", "hooksDir", "anonRateLimit", "migrationsDir", "hooksWatch", "automigrate"} {
+		bin.flags[f] = bytes.Contains(help, []byte("--"+f))
+	}
+	if !bin.flags["anonRateLimit"] {
+		return nil, fmt.Errorf("%s has no --anonRateLimit flag: the bench needs it to switch rate limiting off", path)
+	}
+
+	top, _ := exec.CommandContext(ctx, path, "--help").CombinedOutput()
+	for _, line := range strings.Split(string(top), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(line, "  ") {
+			bin.cmds[f[0]] = true
+		}
+	}
+
+	return bin, nil
+}
+
+// server is one running pocketguest process.
+type server struct {
+	bin     *binary
+	dataDir string
+	addr    string // 127.0.0.1:port
+	cmd     *exec.Cmd
+	log     *os.File
+	done    chan error
+}
+
+// serverDirs are the directories a server is started with.
+type serverDirs struct {
+	data, hooks, templates, migrations string
+}
+
+// startServer runs `pocketguest serve` on a free 127.0.0.1 port and waits
+// until /api/health answers.
+func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+
+	args := []string{
+		"serve",
+		"--http=" + addr,
+		"--dir=" + dirs.data,
+		"--anonRateLimit=0", // the bench measures sign-ins, not the limiter
+	}
+	if bin.flags["hooksDir"] {
+		args = append(args, "--hooksDir="+dirs.hooks)
+	}
+	if bin.flags["hooksWatch"] {
+		args = append(args, "--hooksWatch=false")
+	}
+	if bin.flags["migrationsDir"] {
+		args = append(args, "--migrationsDir="+dirs.migrations)
+	}
+	if bin.flags["automigrate"] {
+		args = append(args, "--automigrate=false")
+	}
+	if bin.flags["templatesDir"] {
+		args = append(args, "--templatesDir="+dirs.templates)
+	}
+
+	logFile, err := os.OpenFile(filepath.Join(dirs.data, "..", "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+
+	cmd := exec.Command(bin.path, args...)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.Env = benchEnv()
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+
+	s := &server{bin: bin, dataDir: dirs.data, addr: addr, cmd: cmd, log: logFile, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait() }()
+
+	if err := s.waitHealthy(ctx, 60*time.Second); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("%w\n--- server log ---\n%s", err, tail(logFile.Name(), 30))
+	}
+	return s, nil
+}
+
+// benchEnv is the environment of the child processes: ours, minus any
+// POCKETGUEST_* variable that could change the server's configuration
+// behind the bench's back.
+func benchEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "POCKETGUEST_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func (s *server) url(path string) string {
+	return "http://" + s.addr + path
+}
+
+func (s *server) waitHealthy(ctx context.Context, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-s.done:
+			s.done <- err
+			return fmt.Errorf("pocketguest exited before serving: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		resp, err := client.Get(s.url("/api/health"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("pocketguest did not answer /api/health on %s within %s", s.addr, timeout)
+}
+
+// stop asks the server to shut down (SIGINT, as Ctrl-C: PocketBase closes
+// its databases cleanly) and kills it if it does not within 15s.
+func (s *server) stop() error {
+	defer s.log.Close()
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		return errors.New("pocketguest did not stop within 15s and was killed")
+	}
+}
+
+// run runs a one-off pocketguest command (superuser upsert, anonymous
+// cleanup) against dataDir and returns its combined output.
+func (b *binary) run(ctx context.Context, dataDir string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, b.path, append(args, "--dir="+dataDir)...)
+	cmd.Env = benchEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("pocketguest %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return out, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// copyDir copies the regular files of src into dst (a pb_data directory:
+// the SQLite files, no subdirectories needed for the bench).
+func copyDir(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, entry := range entries {
+		if !entry.Type().IsRegular() {
+			continue
+		}
+		if err := copyFile(filepath.Join(src, entry.Name()), filepath.Join(dst, entry.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// tail returns the last n lines of a file, for error messages.
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

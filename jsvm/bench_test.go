@@ -1,0 +1,71 @@
+package jsvm_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Page render through the real router (middlewares included): a template
+// with an include, escaping and a route param.
+func BenchmarkPagePlain(b *testing.B) {
+	s := newServer(b, testOptions{})
+	mustContain(b, s.do("GET", "/", ""), "<h1>Home</h1>")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if res := s.do("GET", "/", ""); res.status != http.StatusOK {
+			b.Fatal(res.status, res.body)
+		}
+	}
+}
+
+func BenchmarkPagePlainParallel(b *testing.B) {
+	s := newServer(b, testOptions{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if res := s.do("GET", "/products/abc?color=red", ""); res.status != http.StatusOK {
+				b.Error(res.status, res.body)
+				return
+			}
+		}
+	})
+}
+
+// A page whose script calls signInAnonymously(): a new guest per request.
+func BenchmarkPageSignIn(b *testing.B) {
+	s := newServer(b, testOptions{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if res := s.do("GET", "/bench-signin", ""); res.status != http.StatusOK || res.authCookie() == "" {
+			b.Fatal(res.status, res.body)
+		}
+	}
+}
+
+// The same sign-in through the bare HTTP endpoint, for comparison.
+func BenchmarkHTTPSignIn(b *testing.B) {
+	s := newServer(b, testOptions{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if res := s.do("POST", "/api/collections/customers/auth-anonymously", ""); res.status != http.StatusOK {
+			b.Fatal(res.status, res.body)
+		}
+	}
+}
+
+// The same sign-in from a pb_hooks route (the shipped example).
+func BenchmarkHookSignIn(b *testing.B) {
+	s := newServer(b, testOptions{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if res := s.do("POST", "/api/guest/start", `{"collection":"customers"}`, "Content-Type: application/json"); res.status != http.StatusOK || !strings.Contains(res.body, `"isAnonymous":true`) {
+			b.Fatal(res.status, res.body)
+		}
+	}
+}

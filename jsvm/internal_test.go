@@ -1,0 +1,196 @@
+package jsvm
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/dop251/goja"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"github.com/pocketguest/pocketguest/anonauth"
+)
+
+func TestRouteTable(t *testing.T) {
+	fsys := fstest.MapFS{
+		"index.ejs":                {},
+		"about.ejs":                {},
+		"about/index.ejs":          {},
+		"checkout/index.ejs":       {},
+		"products/[id].ejs":        {},
+		"products/new.ejs":         {},
+		"products/[id]/edit.ejs":   {},
+		"[lang]/docs/[page].ejs":   {},
+		"en/docs/intro.ejs":        {},
+		"(marketing)/pricing.ejs":  {},
+		"(a)/(b)/deep.ejs":         {},
+		"_private/header.ejs":      {},
+		"sub/_private/x.ejs":       {},
+		"+layout.ejs":              {},
+		"+middleware.js":           {},
+		"-draft.ejs":               {},
+		".env":                     {},
+		"node_modules/x/index.ejs": {},
+		"img/logo.png":             {},
+		"_hidden/page.ejs":         {},
+	}
+	table, err := scanRoutes(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		url, file string
+		params    map[string]string
+	}{
+		{"/", "index.ejs", nil},
+		{"/about", "about.ejs", nil}, // x before x/index
+		{"/about/", "about.ejs", nil},
+		{"/checkout", "checkout/index.ejs", nil},
+		{"/products/abc", "products/[id].ejs", map[string]string{"id": "abc"}},
+		{"/products/new", "products/new.ejs", nil},
+		{"/products/abc/edit", "products/[id]/edit.ejs", map[string]string{"id": "abc"}},
+		{"/en/docs/intro", "en/docs/intro.ejs", nil},
+		{"/fr/docs/intro", "[lang]/docs/[page].ejs", map[string]string{"lang": "fr", "page": "intro"}},
+		{"/pricing", "(marketing)/pricing.ejs", nil},
+		{"/deep", "(a)/(b)/deep.ejs", nil},
+		{"/img/logo.png", "img/logo.png", nil},
+		// never routed or no exact match
+		{"/index", "", nil},
+		{"/about/x", "", nil},
+		{"/products/abc/x", "", nil},
+		{"/_private/header", "", nil},
+		{"/sub/_private/x", "", nil},
+		{"/+layout", "", nil},
+		{"/+middleware.js", "", nil},
+		{"/-draft", "", nil},
+		{"/.env", "", nil},
+		{"/node_modules/x", "", nil},
+		{"/_hidden/page", "", nil},
+		{"/(marketing)/pricing", "", nil},
+		{"/products/..", "", nil},
+		{"/products/../about", "", nil},
+		{"/img/..\\..\\x", "", nil},
+		{"/img//logo.png", "", nil},
+		{"relative", "", nil},
+	}
+	for _, c := range cases {
+		r, params := table.match(c.url)
+		got := ""
+		if r != nil {
+			got = r.file
+		}
+		if got != c.file {
+			t.Errorf("%s: matched %q, want %q", c.url, got, c.file)
+			continue
+		}
+		if len(params) != len(c.params) {
+			t.Errorf("%s: params %v, want %v", c.url, params, c.params)
+		}
+		for k, v := range c.params {
+			if params[k] != v {
+				t.Errorf("%s: params %v, want %v", c.url, params, c.params)
+			}
+		}
+	}
+	if r, _ := table.match("/img/logo.png"); r == nil || !r.static {
+		t.Error("non-.ejs files must be static routes")
+	}
+}
+
+func TestCleanName(t *testing.T) {
+	for in, want := range map[string]string{"a/b.ejs": "a/b.ejs", "/a/./b": "a/b", "a//b": "a/b"} {
+		if got, ok := cleanName(in); !ok || got != want {
+			t.Errorf("cleanName(%q) = %q, %v", in, got, ok)
+		}
+	}
+	for _, in := range []string{"", "..", "../x", "a/../../x", "a/..", "a\\b", "a\x00b", "/"} {
+		if got, ok := cleanName(in); ok {
+			t.Errorf("cleanName(%q) = %q, want rejection", in, got)
+		}
+	}
+}
+
+// Line numbers in errors are the template's, whatever the generated code
+// looks like.
+func TestTemplateErrorLines(t *testing.T) {
+	src := "<p>one</p>\n<% const a = 1\n   const b = 2 %>\n<%= a %>\n<%# comment\nover lines %>\n<p><%= b.c.d %></p>\n"
+	c, err := compileTemplate("lines.ejs", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := goja.New()
+	fnv, err := vm.RunProgram(c.program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, _ := goja.AssertFunction(fnv)
+	_, err = fn(goja.Undefined(), vm.NewObject(), vm.ToValue(func(v goja.Value) goja.Value { return v }), goja.Undefined(), vm.ToValue(func(goja.Value) {}))
+	ex, ok := err.(*goja.Exception)
+	if !ok {
+		t.Fatalf("expected an exception, got %v", err)
+	}
+	line := c.sourceLine(ex.Stack()[0].Position().Line)
+	if line != 7 {
+		t.Fatalf("error at template line %d, want 7 (%v)", line, err)
+	}
+
+	_, err = compileTemplate("bad.ejs", "ok\n\n<% if (x { %>\n")
+	if te, ok := err.(*TemplateError); !ok || te.Line != 3 || !strings.Contains(te.Message, "SyntaxError") {
+		t.Fatalf("expected a SyntaxError at line 3, got %#v", err)
+	}
+}
+
+// A Go panic inside a binding becomes a catchable JS error (status 500),
+// and a non-event first argument a 400, never a crash.
+func TestGlobalsRecoverPanics(t *testing.T) {
+	app, err := tests.NewTestApp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Cleanup()
+
+	anonauth.MustRegister(app, anonauth.Config{})
+	p := &plugin{app: app}
+	vm := goja.New()
+	p.bindGlobals(vm)
+	// an event without App/Request: the Go core would dereference nil
+	vm.Set("brokenEvent", &core.RequestEvent{})
+
+	v, err := vm.RunString(`
+		const out = []
+		try { signInAnonymously(brokenEvent) } catch (e) { out.push(e.status + " " + e.message) }
+		try { signInAnonymously() } catch (e) { out.push(e.status + " " + e.message) }
+		try { signOut(42) } catch (e) { out.push(e.status + " " + (e instanceof Error)) }
+		out.join("|")
+	`)
+	if err != nil {
+		t.Fatalf("the script must not fail: %v", err)
+	}
+	got := v.String()
+	want := "500 Internal error in signInAnonymously().|400 The first argument must be the request event (e) of the route or hook.|400 true"
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}
+
+// Hook events that embed the request event (e.g. onRecordAuthRequest's)
+// are accepted, and the pointer is the one the hook holds.
+func TestRequestEventArg(t *testing.T) {
+	re := &core.RequestEvent{}
+	re.Request = httptest.NewRequest("GET", "/", nil)
+	vm := goja.New()
+
+	if e, err := requestEventArg(vm.ToValue(re)); err != nil || e != re {
+		t.Fatalf("plain event: %v %v", e, err)
+	}
+	authEvent := &core.RecordAuthRequestEvent{RequestEvent: re}
+	if e, err := requestEventArg(vm.ToValue(authEvent)); err != nil || e != re {
+		t.Fatalf("embedding event: %v %v", e, err)
+	}
+	if _, err := requestEventArg(vm.ToValue(core.RequestEvent{})); err == nil {
+		t.Fatal("a copied event must be rejected: writes to it would not reach the response")
+	}
+}

@@ -1,0 +1,1 @@
+api.redirect('/from-module')
