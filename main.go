@@ -20,6 +20,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/osutils"
 
 	"github.com/pocketguest/pocketguest/anonauth"
+	"github.com/pocketguest/pocketguest/jsvm"
 )
 
 func main() {
@@ -31,6 +32,8 @@ func main() {
 	hooksWatch := flags.Bool("hooksWatch", envBool("HOOKS_WATCH", true), "auto restart the app on pb_hooks file change; it has no effect on Windows")
 	hooksPool := flags.Int("hooksPool", envInt("HOOKS_POOL", 15), "the total prewarm goja.Runtime instances for the JS app hooks execution")
 	migrationsDir := flags.String("migrationsDir", env("MIGRATIONS_DIR", ""), "the directory with the user defined migrations (default pb_data/../pb_migrations)")
+	templatesDir := flags.String("templatesDir", env("TEMPLATES_DIR", ""), "the directory with the server-side EJS templates (default pb_data/../templates)")
+	renderTimeout := flags.Duration("renderTimeout", envDuration("RENDER_TIMEOUT", 5*time.Second), "JS execution time limit of one template render; 0 disables it")
 	automigrate := flags.Bool("automigrate", envBool("AUTOMIGRATE", osutils.IsProbablyGoRun()), "enable/disable auto migrations (on by default under go run)")
 
 	// Anonymous accounts.
@@ -44,25 +47,34 @@ func main() {
 	// values configure the plugins (the same order PocketBase's own main uses).
 	_ = app.RootCmd.ParseFlags(os.Args[1:])
 
-	pbjsvm.MustRegister(app, pbjsvm.Config{
-		HooksDir:      *hooksDir,
-		HooksWatch:    *hooksWatch,
-		HooksPoolSize: *hooksPool,
-		MigrationsDir: *migrationsDir,
+	// anonauth first: the JS globals and templates call into it.
+	guests := anonauth.MustRegister(app, anonauth.Config{
+		Collections:    *collections,
+		EmailDomain:    *emailDomain,
+		TokenDuration:  *tokenDuration,
+		RateLimit:      disabledIfZero(*rateLimit),
+		TrustedOrigins: *trustedOrigins,
+	})
+
+	// PocketBase's jsvm (pb_hooks, pb_migrations) with our globals in every
+	// VM, plus the templates/ page router.
+	jsvm.MustRegister(app, jsvm.Config{
+		Hooks: pbjsvm.Config{
+			HooksDir:      *hooksDir,
+			HooksWatch:    *hooksWatch,
+			HooksPoolSize: *hooksPool,
+			MigrationsDir: *migrationsDir,
+		},
+		Guests:        guests,
+		TemplatesDir:  *templatesDir,
+		TemplatesDev:  app.IsDev(),
+		RenderTimeout: disabledIfZeroDuration(*renderTimeout),
 	})
 
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{
 		TemplateLang: migratecmd.TemplateLangJS,
 		Automigrate:  *automigrate,
 		Dir:          *migrationsDir,
-	})
-
-	anonauth.MustRegister(app, anonauth.Config{
-		Collections:    *collections,
-		EmailDomain:    *emailDomain,
-		TokenDuration:  *tokenDuration,
-		RateLimit:      disabledIfZero(*rateLimit),
-		TrustedOrigins: *trustedOrigins,
 	})
 
 	if err := app.Start(); err != nil {
@@ -77,6 +89,13 @@ func disabledIfZero(n int) int {
 		return -1
 	}
 	return n
+}
+
+func disabledIfZeroDuration(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // env reads POCKETGUEST_<name>, the environment form of a flag.

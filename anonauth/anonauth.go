@@ -37,6 +37,11 @@
 //     format the official JS SDK reads and writes) and rejects cross-site unsafe
 //     requests that are authenticated only by that cookie.
 //   - A per-IP limit on anonymous sign-ins.
+//   - A lastSeen field (last activity, written at most once per guest per
+//     Config.ActivityInterval), a cron job that deletes guests inactive for
+//     Config.MaxAge (also `anonymous cleanup` via Plugin.Command), the
+//     anonymousEvents collection and the anonymousStats view (superusers).
+//   - Hooks that never let a mail go to a guest's placeholder address.
 //
 // Guest records never hash a password: they get a password hash that can never
 // match, so a sign-in costs well under a millisecond of CPU and the record can
@@ -46,6 +51,7 @@ package anonauth
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -109,10 +115,36 @@ type Config struct {
 	RateLimit int
 
 	// MaxTrackedIPs bounds the memory of the rate limiter: at most this many
-	// client IPs are tracked at once (about 200 bytes each).
+	// client IPs (IPv6: /64 networks) are tracked at once (about 60 bytes
+	// each, measured).
 	//
 	// If zero it falls back to 100,000.
 	MaxTrackedIPs int
+
+	// MaxAge is how long a guest may stay inactive (no sign-in, authenticated
+	// request or token refresh) before the cleanup job deletes it.
+	//
+	// If zero it falls back to 30 days; a negative value disables the cleanup.
+	MaxAge time.Duration
+
+	// ActivityInterval is how often a guest's last activity (the lastSeen
+	// field) is written to the database: activity is noted in memory and
+	// flushed at most once per guest per interval.
+	//
+	// If zero it falls back to 5 minutes.
+	ActivityInterval time.Duration
+
+	// CleanupSchedule is the cron expression (UTC, minute resolution) of the
+	// stale guest cleanup job, which runs under `serve` only.
+	//
+	// If empty it falls back to "@hourly".
+	CleanupSchedule string
+
+	// CleanupBatchSize is how many guests one cleanup transaction deletes.
+	// Small batches keep the write lock short, so sign-ins never stall.
+	//
+	// If zero it falls back to 100.
+	CleanupBatchSize int
 
 	// TrustedOrigins lists extra origins (e.g. "https://shop.example.com")
 	// allowed to make unsafe (POST, PUT, PATCH, DELETE) requests that are
@@ -157,6 +189,8 @@ type Plugin struct {
 	collections map[string]bool        // enabled collection names
 	limiter     *ipLimiter             // nil when rate limiting is disabled
 	onLink      *hook.Hook[*LinkEvent] // guest → account merges (link.go)
+	activity    *activityTracker       // guests' last activity (lifecycle.go)
+	cleaning    sync.Mutex             // one cleanup run at a time (cleanup.go)
 }
 
 // MustRegister registers the anonauth plugin in app and panics on error.
@@ -203,6 +237,11 @@ func Register(app core.App, config Config) (*Plugin, error) {
 	p.registerOAuth2()
 	p.registerRoutes()
 	p.registerFastPath()
+	p.registerActivity()
+	if err := p.registerCleanup(); err != nil {
+		return nil, fmt.Errorf("anonauth: %w", err)
+	}
+	p.registerEmailSafety()
 
 	app.Store().Set(storeKey, p)
 
@@ -249,6 +288,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxTrackedIPs <= 0 {
 		c.MaxTrackedIPs = 100_000
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = 30 * 24 * time.Hour
+	}
+	if c.ActivityInterval <= 0 {
+		c.ActivityInterval = 5 * time.Minute
+	}
+	if c.CleanupSchedule == "" {
+		c.CleanupSchedule = "@hourly"
+	}
+	if c.CleanupBatchSize <= 0 {
+		c.CleanupBatchSize = 100
 	}
 	return c
 }

@@ -31,11 +31,23 @@ func errNotAnonymous() *router.ApiError {
 // anonymous. Same status as errNotAnonymous (that is what the caller now is),
 // with a message that says why.
 func errAlreadyConverted() *router.ApiError {
-	return router.NewBadRequestError("User is not anonymous: the guest account was just upgraded or merged by another request. Sign in again.", nil)
+	return router.NewBadRequestError(msgAlreadyConverted, nil)
 }
 
 func errGuestGone() *router.ApiError {
-	return router.NewNotFoundError("The anonymous account no longer exists (deleted or merged by another request).", nil)
+	return router.NewNotFoundError(msgGuestGone, nil)
+}
+
+const (
+	msgAlreadyConverted = "User is not anonymous: the guest account was just upgraded or merged by another request. Sign in again."
+	msgGuestGone        = "The anonymous account no longer exists (deleted or merged by another request)."
+)
+
+// isStaleGuest reports whether err says the guest changed under a request
+// (converted, merged or deleted by a concurrent one).
+func isStaleGuest(err error) bool {
+	var apiErr *router.ApiError
+	return errors.As(err, &apiErr) && (apiErr.Message == msgAlreadyConverted || apiErr.Message == msgGuestGone)
 }
 
 func errDeleteDisabled() *router.ApiError {

@@ -220,7 +220,14 @@ func (p *Plugin) linkOnSignIn(e *core.RecordAuthRequestEvent) error {
 			}
 			return err
 		}
-		return p.link(txApp, guest, e.Record, e.RequestEvent, e.AuthMethod)
+		err := p.link(txApp, guest, e.Record, e.RequestEvent, e.AuthMethod)
+		if isStaleGuest(err) {
+			// A concurrent request (a double-submitted sign-in form) already
+			// merged, upgraded or deleted this guest: nothing is left to
+			// merge, and the credentials were right, so the sign-in stands.
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		dropSetCookie(e.RequestEvent, CookieName)

@@ -1,121 +1,156 @@
 package anonauth
 
 import (
+	"encoding/binary"
 	"hash/maphash"
+	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // limiterShards splits the limiter's map so concurrent sign-ins from
-// different IPs rarely contend on one mutex.
+// different clients rarely contend on one mutex.
 const limiterShards = 32
 
-// ipLimiter is a per-IP token bucket (golang.org/x/time/rate) with bounded
-// memory: at most maxIPs buckets exist at once.
+// evictSample is how many entries an eviction looks at to pick its victim.
+const evictSample = 8
+
+// ipLimiter is a per-client rate limiter with bounded memory: at most maxIPs
+// clients are tracked at once.
 //
-// Why dropping a bucket is safe: a bucket that has been idle for a whole
-// window is full again, indistinguishable from a new one, so forgetting it
-// loses nothing. Only when a shard is full of *active* buckets (a flood from
-// more distinct IPs than maxIPs within one window) is an arbitrary active
-// bucket evicted; that IP then starts afresh, which bounds memory at the cost
-// of precision for an attacker who already controls that many addresses.
+// Algorithm: GCRA (the "virtual scheduling" form of a token bucket). Each
+// client is one int64, its theoretical arrival time (tat): a sign-in is
+// allowed when tat - now <= window - interval, and moves tat forward by one
+// interval (window/events). That is exactly a bucket of `events` tokens
+// refilled one per interval: 30 sign-ins at once, then one every 2 s.
+//
+// Client: an IPv4 address, or the /64 network of an IPv6 address. A /64 is
+// what one customer line, one VM or one phone gets; limiting single IPv6
+// addresses would let anyone with a /64 (2^64 addresses) rotate through the
+// limit for free.
+//
+// Memory: map[[16]byte]int64 shards, no pointers (the GC never scans them),
+// about 60 bytes per client measured (see ratelimit_internal_test.go). An
+// entry whose tat has passed is indistinguishable from no entry, so
+// forgetting it loses nothing; a full shard first drops those (a sweep, at
+// most once a second), then the sampled entry closest to expiry. That is a
+// one-shot client of a flood, never one that is being limited: an attacker
+// flooding with fresh addresses cannot reset a limited client's bucket
+// unless every sampled entry is more loaded than the client.
 type ipLimiter struct {
-	limit    rate.Limit
-	burst    int
-	window   time.Duration
-	perShard int
-	seed     maphash.Seed
-	shards   [limiterShards]limiterShard
-	now      func() time.Time // replaced in tests
+	interval  int64 // ns between sign-ins at the sustained rate
+	tolerance int64 // ns: how far tat may run ahead of now (the burst)
+	perShard  int
+	seed      maphash.Seed
+	shards    [limiterShards]limiterShard
+	now       func() time.Time // replaced in tests
 }
 
 type limiterShard struct {
 	mu        sync.Mutex
-	buckets   map[string]*ipBucket
-	lastSweep time.Time
+	tats      map[clientKey]int64
+	lastSweep int64
 }
 
-type ipBucket struct {
-	lim      *rate.Limiter
-	lastSeen time.Time
-}
+// clientKey is an IPv4 address (v4-mapped), an IPv6 /64 (host bits zero),
+// or, for a RealIP that is not an IP at all, a hash of it.
+type clientKey [16]byte
 
 func newIPLimiter(events int, window time.Duration, maxIPs int) *ipLimiter {
 	perShard := maxIPs / limiterShards
 	if perShard < 1 {
 		perShard = 1
 	}
+	interval := int64(window) / int64(events)
+	if interval < 1 {
+		interval = 1
+	}
 	l := &ipLimiter{
-		limit:    rate.Every(window / time.Duration(events)),
-		burst:    events,
-		window:   window,
-		perShard: perShard,
-		seed:     maphash.MakeSeed(),
-		now:      time.Now,
+		interval:  interval,
+		tolerance: int64(window) - interval,
+		perShard:  perShard,
+		seed:      maphash.MakeSeed(),
+		now:       time.Now,
 	}
 	for i := range l.shards {
-		l.shards[i].buckets = make(map[string]*ipBucket)
+		l.shards[i].tats = make(map[clientKey]int64)
 	}
 	return l
 }
 
-// reserve takes one sign-in from ip's bucket. It returns 0 when allowed, or
-// how long until the next sign-in would be.
+// key maps a client IP to its limiter key.
+func (l *ipLimiter) key(ip string) clientKey {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		var k clientKey
+		binary.LittleEndian.PutUint64(k[8:], maphash.String(l.seed, ip))
+		return k
+	}
+	addr = addr.Unmap().WithZone("")
+	k := clientKey(addr.As16())
+	if addr.Is6() {
+		clear(k[8:]) // the /64
+	}
+	return k
+}
+
+// reserve takes one sign-in for ip. It returns 0 when allowed, or how long
+// until the next sign-in would be. A refused sign-in takes nothing.
 func (l *ipLimiter) reserve(ip string) time.Duration {
-	now := l.now()
-	shard := &l.shards[maphash.String(l.seed, ip)%limiterShards]
+	now := l.now().UnixNano()
+	k := l.key(ip)
+	shard := &l.shards[maphash.Bytes(l.seed, k[:])%limiterShards]
 
 	shard.mu.Lock()
 	defer shard.mu.Unlock()
 
-	b := shard.buckets[ip]
-	if b == nil {
-		if len(shard.buckets) >= l.perShard {
-			shard.evict(now, l.window, l.perShard)
-		}
-		b = &ipBucket{lim: rate.NewLimiter(l.limit, l.burst)}
-		shard.buckets[ip] = b
+	tat, tracked := shard.tats[k]
+	if !tracked || tat < now {
+		tat = now
 	}
-	b.lastSeen = now
-
-	r := b.lim.ReserveN(now, 1)
-	if delay := r.DelayFrom(now); delay > 0 {
-		r.CancelAt(now) // a refused sign-in must not use up a future token
-		return delay
+	if ahead := tat - now; ahead > l.tolerance {
+		return time.Duration(ahead - l.tolerance)
 	}
+	if !tracked && len(shard.tats) >= l.perShard {
+		shard.evict(now, l.perShard)
+	}
+	shard.tats[k] = tat + l.interval
 	return 0
 }
 
-// evict makes room for one bucket in a full shard: every bucket idle for a
-// whole window goes (full again, nothing lost); if that frees nothing, one
-// arbitrary bucket does. The idle sweep walks the whole shard, so under a
-// flood it runs at most once a second and the arbitrary eviction covers the
-// rest.
-func (s *limiterShard) evict(now time.Time, window time.Duration, max int) {
-	if now.Sub(s.lastSweep) >= time.Second {
+// evict makes room for one entry in a full shard (see ipLimiter).
+func (s *limiterShard) evict(now int64, max int) {
+	if now-s.lastSweep >= int64(time.Second) {
 		s.lastSweep = now
-		for ip, b := range s.buckets {
-			if now.Sub(b.lastSeen) >= window {
-				delete(s.buckets, ip)
+		for k, tat := range s.tats {
+			if tat <= now {
+				delete(s.tats, k)
 			}
 		}
-	}
-	for ip := range s.buckets { // map order is random: an arbitrary victim
-		if len(s.buckets) < max {
+		if len(s.tats) < max {
 			return
 		}
-		delete(s.buckets, ip)
 	}
+
+	var victim clientKey
+	best, seen := int64(0), 0
+	for k, tat := range s.tats { // map order is random: a random sample
+		if seen == 0 || tat < best {
+			victim, best = k, tat
+		}
+		if seen++; seen == evictSample {
+			break
+		}
+	}
+	delete(s.tats, victim)
 }
 
-// size returns how many IPs are tracked (for tests and the memory figure).
+// size returns how many clients are tracked (for tests and the memory figure).
 func (l *ipLimiter) size() int {
 	n := 0
 	for i := range l.shards {
 		l.shards[i].mu.Lock()
-		n += len(l.shards[i].buckets)
+		n += len(l.shards[i].tats)
 		l.shards[i].mu.Unlock()
 	}
 	return n

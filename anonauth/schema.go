@@ -41,11 +41,14 @@ func (p *Plugin) registerSchema() error {
 }
 
 // EnsureSchema adds the isAnonymous field and the protective rules to every
-// enabled collection that exists and lacks them. Missing collections are
+// enabled collection that exists and lacks them, plus the lastSeen field and
+// guest indexes, the anonymousEvents collection and the anonymousStats view
+// (stats.go). Missing collections are
 // skipped (sign-in then answers 404 for them). A collection that exists but is
 // not an auth collection is a configuration error.
 func (p *Plugin) EnsureSchema(app core.App) error {
 	return app.RunInTransaction(func(txApp core.App) error {
+		var enabled []*core.Collection
 		for _, name := range p.config.Collections {
 			collection, err := txApp.FindCollectionByNameOrId(name)
 			if err != nil {
@@ -54,14 +57,24 @@ func (p *Plugin) EnsureSchema(app core.App) error {
 			if !collection.IsAuth() {
 				return fmt.Errorf("collection %q in Config.Collections is not an auth collection", name)
 			}
-			if !applySchema(collection) {
+			enabled = append(enabled, collection)
+			changed := applySchema(collection)
+			if applyActivitySchema(collection) { // stats.go
+				changed = true
+			}
+			if !changed {
 				continue
 			}
 			if err := txApp.Save(collection); err != nil {
 				return fmt.Errorf("failed to add %s to collection %q: %w", FieldIsAnonymous, name, err)
 			}
 		}
-		return nil
+		for _, collection := range enabled {
+			if err := backfillLastSeen(txApp, collection); err != nil {
+				return fmt.Errorf("failed to backfill %s of collection %q: %w", FieldLastSeen, collection.Name, err)
+			}
+		}
+		return ensureStats(txApp, enabled)
 	})
 }
 

@@ -172,6 +172,9 @@ func (p *Plugin) sendVerification(app core.App, record *core.Record) {
 	if !app.Settings().SMTP.Enabled || record.Verified() {
 		return
 	}
+	// A copy: the caller goes on using (and the auth response enriches) the
+	// record while the mail is rendered.
+	record = record.Fresh()
 	routine.FireAndForget(func() {
 		if err := mails.SendRecordVerification(app, record); err != nil {
 			app.Logger().Error("anonauth: failed to send the verification email after an upgrade",

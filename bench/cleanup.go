@@ -59,7 +59,7 @@ func (b *bench) cleanup(ctx context.Context) error {
 	go func() {
 		loaded <- load{
 			name: "signins-during-cleanup", target: target(s, http.MethodPost, endpointPath), check: checkAuthJSON,
-			concurrency: b.cfg.Concurrency, duration: b.cfg.CleanupMax, stop: stop,
+			concurrency: b.cfg.Concurrency, duration: b.cfg.CleanupMax, stop: stop, serverCPU: s.cpuTime,
 		}.run()
 	}()
 
@@ -101,7 +101,7 @@ func countSeeded(ctx context.Context, dataDir string) (int, error) {
 	}
 	defer db.Close()
 	var n int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM "users" WHERE "id" LIKE 'seed%'`).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM "users" WHERE "id" LIKE 'zzseed%'`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count seeded guests: %w", err)
 	}
 	return n, nil

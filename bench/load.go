@@ -29,7 +29,8 @@ type load struct {
 	duration    time.Duration
 	transport   http.RoundTripper // nil: a plain keep-alive transport to 127.0.0.1
 	check       func(*vegeta.Result) error
-	stop        <-chan struct{} // optional: end the attack early when closed
+	stop        <-chan struct{}      // optional: end the attack early when closed
+	serverCPU   func() time.Duration // optional: the server's CPU time so far
 }
 
 // stats is what one attack measured.
@@ -38,6 +39,15 @@ type stats struct {
 	elapsed    time.Duration
 	p50, p99   time.Duration
 	firstError string
+	serverCPU  time.Duration // CPU the server used during the attack (0: unknown)
+}
+
+// cpuPerOK is the server's CPU time per successful sign-in.
+func (s stats) cpuPerOK() time.Duration {
+	if s.ok == 0 || s.serverCPU <= 0 {
+		return 0
+	}
+	return s.serverCPU / time.Duration(s.ok)
 }
 
 // rate is successful sign-ins per second.
@@ -83,7 +93,15 @@ func (l load) run() stats {
 	if l.warmup > 0 {
 		l.attack(client, l.warmup, "warmup")
 	}
-	return l.attack(client, l.duration, l.name)
+	var cpuBefore time.Duration
+	if l.serverCPU != nil {
+		cpuBefore = l.serverCPU()
+	}
+	st := l.attack(client, l.duration, l.name)
+	if l.serverCPU != nil {
+		st.serverCPU = l.serverCPU() - cpuBefore
+	}
+	return st
 }
 
 func (l load) attack(client *http.Client, d time.Duration, name string) stats {

@@ -72,6 +72,7 @@ func (b *bench) signInPaths(ctx context.Context) error {
 		b.logf("row %q: %s warm-up + %s at %d clients", r.row.label, b.cfg.Warmup, b.cfg.Duration, b.cfg.Concurrency)
 		l := r.load
 		l.name, l.concurrency, l.warmup, l.duration = r.row.label, b.cfg.Concurrency, b.cfg.Warmup, b.cfg.Duration
+		l.serverCPU = s.cpuTime
 		r.row.st = l.run()
 		r.row.ran = true
 		b.logf("  %s", r.row.st.summary())
@@ -146,6 +147,9 @@ func (b *bench) costGrowth(ctx context.Context) error {
 			if row.seedTime, err = seedGuests(ctx, d.data, n, time.Now()); err != nil {
 				return err
 			}
+			if got, err := countSeeded(ctx, d.data); err != nil || got != n {
+				return fmt.Errorf("seeding %d guests left %d seeded rows (%v)", n, got, err)
+			}
 			b.logf("  seeded in %s", row.seedTime.Round(time.Millisecond))
 		}
 
@@ -157,6 +161,7 @@ func (b *bench) costGrowth(ctx context.Context) error {
 		row.st = load{
 			name: row.label(), target: target(s, http.MethodPost, endpointPath), check: checkAuthJSON,
 			concurrency: b.cfg.Concurrency, warmup: b.cfg.Warmup, duration: b.cfg.Duration,
+			serverCPU: s.cpuTime,
 		}.run()
 		row.ran = true
 		b.logf("  %s", row.st.summary())
@@ -169,5 +174,5 @@ func (b *bench) costGrowth(ctx context.Context) error {
 }
 
 func (s stats) summary() string {
-	return fmt.Sprintf("%d ok, %d errors, %.0f/s, p50 %s, p99 %s", s.ok, s.errors, s.rate(), fmtDur(s.p50), fmtDur(s.p99))
+	return fmt.Sprintf("%d ok, %d errors, %.0f/s, p50 %s, p99 %s, server CPU %s/sign-in", s.ok, s.errors, s.rate(), fmtDur(s.p50), fmtDur(s.p99), fmtCPU(s.cpuPerOK()))
 }

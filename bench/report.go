@@ -86,7 +86,7 @@ func (r *report) print(w io.Writer) {
 	}
 
 	fmt.Fprintf(w, "\nSign-in paths (one server, one run; ratio = sign-ins/s vs row 4)\n")
-	fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s\n", "path", "sign-ins/s", "p50", "p99", "errors", "vs 4")
+	fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s\n", "path", "sign-ins/s", "p50", "p99", "errors", "vs 4", "CPU/op")
 	base := r.paths[3]
 	for _, row := range r.paths {
 		if !row.ran {
@@ -97,14 +97,16 @@ func (r *report) print(w io.Writer) {
 		if row.label != base.label && base.ran && base.st.rate() > 0 {
 			ratio = fmt.Sprintf("%.0f×", row.st.rate()/base.st.rate())
 		}
-		fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s\n", row.label, fmtRate(row.st.rate()), fmtDur(row.st.p50), fmtDur(row.st.p99), fmtErrors(row.st), ratio)
+		fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s\n", row.label, fmtRate(row.st.rate()), fmtDur(row.st.p50), fmtDur(row.st.p99), fmtErrors(row.st), ratio, fmtCPU(row.st.cpuPerOK()))
 	}
+	fmt.Fprintf(w, "  CPU/op = the server process's CPU time (user+sys, /proc) per successful sign-in: immune to how the\n")
+	fmt.Fprintf(w, "  load generator and other processes share the cores.\n")
 	fmt.Fprintf(w, "  row 4 is two client requests per sign-in (POST /api/collections/users/records with a random email and\n")
 	fmt.Fprintf(w, "  password, then POST .../auth-with-password), timed together; both hash or check a bcrypt password.\n")
 
 	if len(r.growth) > 0 {
 		fmt.Fprintf(w, "\nCost growth: endpoint with existing guests (fresh server per row; seeded by SQL while stopped)\n")
-		fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s\n", "existing guests", "seeded in", "sign-ins/s", "p50", "p99", "errors", "vs empty")
+		fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s %9s\n", "existing guests", "seeded in", "sign-ins/s", "p50", "p99", "errors", "vs empty", "CPU/op")
 		var empty float64
 		for _, g := range r.growth {
 			if g.guests == 0 && g.ran {
@@ -124,7 +126,7 @@ func (r *report) print(w io.Writer) {
 			if g.guests > 0 {
 				seeded = fmtDur(g.seedTime)
 			}
-			fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s\n", count(g.guests), seeded, fmtRate(g.st.rate()), fmtDur(g.st.p50), fmtDur(g.st.p99), fmtErrors(g.st), vs)
+			fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s %9s\n", count(g.guests), seeded, fmtRate(g.st.rate()), fmtDur(g.st.p50), fmtDur(g.st.p99), fmtErrors(g.st), vs, fmtCPU(g.st.cpuPerOK()))
 		}
 	}
 
@@ -139,7 +141,7 @@ func (r *report) print(w io.Writer) {
 			rate = float64(c.deleted) / c.took.Seconds()
 		}
 		fmt.Fprintf(w, "  cleanup:  %s of %s deleted in %s (%s guests/s)\n", count(c.deleted), count(c.guests), fmtDur(c.took), fmtRate(rate))
-		fmt.Fprintf(w, "  sign-ins meanwhile: %s/s, p50 %s, p99 %s, errors %s\n", fmtRate(c.st.rate()), fmtDur(c.st.p50), fmtDur(c.st.p99), fmtErrors(c.st))
+		fmt.Fprintf(w, "  sign-ins meanwhile: %s/s, p50 %s, p99 %s, errors %s, server CPU %s/sign-in (incl. the cleanup's share of the server)\n", fmtRate(c.st.rate()), fmtDur(c.st.p50), fmtDur(c.st.p99), fmtErrors(c.st), fmtCPU(c.st.cpuPerOK()))
 		if c.failed != "" {
 			fmt.Fprintf(w, "  cleanup FAILED: %s\n", firstLine(c.failed))
 		}
@@ -220,6 +222,19 @@ func firstLine(s string) string {
 
 func fmtErrors(s stats) string {
 	return fmt.Sprintf("%d/%s", s.errors, count(s.ok+s.errors))
+}
+
+func fmtCPU(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond))
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
+	}
 }
 
 func fmtRate(r float64) string {

@@ -86,7 +86,7 @@ func seedGuests(ctx context.Context, dataDir string, n int, at time.Time) (time.
 		WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < ?)
 		INSERT INTO [[users]] ([[id]], [[email]], [[emailVisibility]], [[verified]], [[password]], [[tokenKey]],
 			[[isAnonymous]], [[created]], [[updated]]` + extraCols + `)
-		SELECT printf('seed%011d', x + ?), 'anonymous-seed' || (x + ?) || '@example.com', 0, 0,
+		SELECT printf('zzseed%09d', x + ?), 'anonymous-seed' || (x + ?) || '@example.com', 0, 0,
 			'!anonymous:seed', lower(hex(randomblob(25))), 1, ?, ?` + extraVals + `
 		FROM seq`)
 

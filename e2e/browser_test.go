@@ -70,7 +70,9 @@ func requireEnv(t *testing.T) *server {
 		t.Skip(msg)
 	}
 	envOnce.Do(func() {
-		shop, envErr = startServer()
+		// A high sign-in limit: all tests (and -count=N reruns) come from
+		// 127.0.0.1. The limit itself is tested on a server of its own.
+		shop, envErr = startServer("--anonRateLimit", "10000")
 		if envErr != nil {
 			return
 		}
@@ -117,8 +119,14 @@ type tab struct {
 	base string
 	name string
 
-	mu       sync.Mutex
-	requests []string // every URL the tab requested
+	mu        sync.Mutex
+	requests  []string           // every URL the tab requested
+	documents []documentResponse // every HTML document response, in order
+}
+
+type documentResponse struct {
+	url    string
+	status int64
 }
 
 // newVisitor opens a tab in a fresh browser context: a new visitor with an
@@ -147,10 +155,17 @@ func setupTab(t *testing.T, s *server, ctx context.Context, cancel context.Cance
 		t.Fatalf("opening a tab: %v", err)
 	}
 	if err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
 			p.mu.Lock()
 			p.requests = append(p.requests, e.Request.URL)
 			p.mu.Unlock()
+		case *network.EventResponseReceived:
+			if e.Type == network.ResourceTypeDocument {
+				p.mu.Lock()
+				p.documents = append(p.documents, documentResponse{url: e.Response.URL, status: e.Response.Status})
+				p.mu.Unlock()
+			}
 		}
 	}); err != nil {
 		t.Fatalf("listening to network events: %v", err)
@@ -179,7 +194,8 @@ func (p *tab) saveArtifacts() {
 	base := filepath.Join(dir, unsafeName.ReplaceAllString(p.t.Name(), "_")+"-"+p.name)
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90)); err == nil {
+	// Quality 100 gives a PNG (anything lower is a JPEG).
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		if err := os.WriteFile(base+".png", png, 0o644); err == nil {
 			p.t.Logf("screenshot saved: %s.png", base)
 		}
@@ -207,6 +223,9 @@ func (p *tab) open(path string) int64 {
 	res, err := chromedp.Run(p.ctx, chromedp.NavigateResponse(target))
 	if err != nil {
 		p.t.Fatalf("open %s: %v", target, err)
+	}
+	if res == nil {
+		return 0 // a same-document (hash) navigation has no response
 	}
 	return res.Status
 }
@@ -313,6 +332,38 @@ func (p *tab) session() session {
 		return session{present: true, httpOnly: c.HTTPOnly, sameSite: string(c.SameSite), token: payload.Token, record: payload.Record}
 	}
 	return session{}
+}
+
+// waitDocument waits until a document whose URL starts with prefix has
+// loaded and returns its status.
+func (p *tab) waitDocument(prefix string, timeout time.Duration) int64 {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		var found *documentResponse
+		for i := range p.documents {
+			if strings.HasPrefix(p.documents[i].url, prefix) {
+				found = &p.documents[i]
+			}
+		}
+		p.mu.Unlock()
+		if found != nil && strings.HasPrefix(p.location(), prefix) {
+			state, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.readyState`))
+			if state == "complete" {
+				return found.status
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.t.Fatalf("no document from %s loaded within %s (at %s)", prefix, timeout, p.location())
+	return 0
+}
+
+func (p *tab) requestCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.requests)
 }
 
 // externalRequests lists requested URLs outside the shop's origin (data:

@@ -139,6 +139,11 @@ func startServer(extraArgs ...string) (*server, error) {
 		return nil, fmt.Errorf("%w\nserver log:\n%s", err, s.log.String())
 	}
 
+	if err := s.checkServesDemo(); err != nil {
+		s.stop()
+		return nil, err
+	}
+
 	var auth struct {
 		Token string `json:"token"`
 	}
@@ -171,6 +176,22 @@ func (s *server) waitHealthy(timeout time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("pocketguest not healthy after %s", timeout)
+}
+
+// checkServesDemo fails early, with a clear message, when the binary does
+// not serve templates/ at all (rather than every test failing on a 404).
+func (s *server) checkServesDemo() error {
+	res, err := http.Get(s.URL + "/")
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("Pocket Goods")) {
+		return fmt.Errorf("GET / answered %d without the demo shop: this pocketguest binary does not serve templates/ "+
+			"(main.go must register jsvm.MustRegister with TemplatesDir)\n%.500s", res.StatusCode, body)
+	}
+	return nil
 }
 
 func (s *server) stop() {
@@ -309,4 +330,3 @@ func copyDir(src, dst string) error {
 	}
 	return os.CopyFS(dst, os.DirFS(src))
 }
-

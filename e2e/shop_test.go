@@ -173,7 +173,7 @@ func TestGuestCheckout(t *testing.T) {
 	if ext := p.externalRequests(); len(ext) > 0 {
 		t.Errorf("requests outside the shop's origin: %v", ext)
 	}
-	if len(p.requests) == 0 {
+	if p.requestCount() == 0 {
 		t.Error("no requests recorded: the network listener is not working")
 	}
 

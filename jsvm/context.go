@@ -1,14 +1,13 @@
 package jsvm
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
+	"sync/atomic"
 
 	"github.com/dop251/goja"
 	"github.com/pocketbase/pocketbase/core"
@@ -46,15 +45,6 @@ type renderState struct {
 	api, request *goja.Object
 }
 
-// responseOverride is a body set with response.json() or response.html();
-// it replaces the template output.
-type responseOverride struct {
-	json   bool
-	status int
-	data   any
-	body   string
-}
-
 func newRenderState(e *core.RequestEvent, rt *route, params map[string]string) *renderState {
 	return &renderState{e: e, route: rt, params: params, status: http.StatusOK}
 }
@@ -70,6 +60,16 @@ type pageVM struct {
 	stringify   goja.Callable   // JSON.stringify
 
 	natives map[string]goja.Value // the context functions, created once
+
+	inNative atomic.Int32 // > 0 while in a slow Go call (see enterNative)
+}
+
+// enterNative marks a slow Go call (sign-ins, auth helpers) so the render
+// time limit does not interrupt the page half-way through it; call the
+// returned function when done: defer v.enterNative()().
+func (v *pageVM) enterNative() func() {
+	v.inNative.Add(1)
+	return func() { v.inNative.Add(-1) }
 }
 
 func newPageVM(pg *pages, rt *goja.Runtime) *pageVM {
@@ -78,13 +78,16 @@ func newPageVM(pg *pages, rt *goja.Runtime) *pageVM {
 
 	signIn := rt.ToValue(v.jsSignIn)
 	signOutFn := rt.ToValue(v.jsSignOut)
+	upgrade := rt.ToValue(v.jsUpgrade)
 	// The globals too, so page modules (resolve) can call them without e.
 	rt.Set("signInAnonymously", signIn)
 	rt.Set("signOut", signOutFn)
+	rt.Set("upgradeAnonymous", upgrade)
 
 	v.natives = map[string]goja.Value{
 		"signInAnonymously": signIn,
 		"signOut":           signOutFn,
+		"upgradeAnonymous":  upgrade,
 		"redirect":          rt.ToValue(v.jsRedirect),
 		"resolve":           rt.ToValue(v.jsResolve),
 		"meta":              rt.ToValue(v.jsMeta),
@@ -106,6 +109,15 @@ func newPageVM(pg *pages, rt *goja.Runtime) *pageVM {
 		"html":              rt.ToValue(v.jsHTML),
 		"responseRedirect":  rt.ToValue(v.jsResponseRedirect),
 		"write":             rt.ToValue(v.jsWrite),
+		"asset":             rt.ToValue(v.jsAsset),
+		// auth helpers (auth.go)
+		"signIn":               rt.ToValue(v.jsSignInWith),
+		"signInWithPassword":   rt.ToValue(v.jsSignInWithPassword),
+		"registerWithPassword": rt.ToValue(v.jsRegisterWithPassword),
+		"requestOTP":           rt.ToValue(v.jsRequestOTP),
+		"signInWithOTP":        rt.ToValue(v.jsSignInWithOTP),
+		"requestOAuth2Login":   rt.ToValue(v.jsRequestOAuth2Login),
+		"signInWithOAuth2":     rt.ToValue(v.jsSignInWithOAuth2),
 	}
 
 	v.baseGlobals = map[string]bool{}
@@ -212,7 +224,8 @@ func (v *pageVM) newContext(st *renderState) *goja.Object {
 	api.Set("formData", body)
 	api.Set("auth", authValue(e.Auth))
 	api.Set("data", rt.NewObject())
-	for _, name := range []string{"redirect", "resolve", "meta", "echo", "env", "store", "dbg", "info", "warn", "error", "signInAnonymously", "signOut"} {
+	for _, name := range []string{"redirect", "resolve", "meta", "echo", "env", "store", "dbg", "info", "warn", "error", "signInAnonymously", "signOut", "upgradeAnonymous", "asset",
+		"signIn", "signInWithPassword", "registerWithPassword", "requestOTP", "signInWithOTP", "requestOAuth2Login", "signInWithOAuth2"} {
 		api.Set(name, v.natives[name])
 	}
 	api.Set("api", api)
@@ -227,79 +240,12 @@ func authValue(r *core.Record) any {
 	return r
 }
 
-// urlObject is request.url: pathname, search, query and href (path and
-// query, as PocketPages parses the request URI), converting to href.
-func (v *pageVM) urlObject(u *url.URL) *goja.Object {
-	rt := v.rt
-	obj := rt.NewObject()
-	query := rt.NewObject()
-	for k, vals := range u.Query() {
-		if len(vals) > 0 {
-			query.Set(k, vals[0])
-		}
-	}
-	search := ""
-	if u.RawQuery != "" {
-		search = "?" + u.RawQuery
-	}
-	obj.Set("pathname", u.Path)
-	obj.Set("search", search)
-	obj.Set("query", query)
-	obj.Set("href", u.EscapedPath()+search)
-	obj.Set("toString", v.natives["urlToString"])
-	return obj
-}
-
-// refreshAuth makes the page see the session after a sign-in or sign-out.
-func (v *pageVM) refreshAuth(st *renderState) {
-	st.request.Set("auth", authValue(st.e.Auth))
-	st.request.Set("authToken", st.token)
-	st.api.Set("auth", authValue(st.e.Auth))
-}
-
 // current returns the render in progress or throws.
 func (v *pageVM) current(name string) *renderState {
 	if v.st == nil {
 		throw(v.rt, badArg("Not available outside a page render: %s()", name))
 	}
 	return v.st
-}
-
-// jsSignIn is signInAnonymously(options?) bound to the page's request. It
-// also accepts signInAnonymously(e, options) like the pb_hooks global.
-func (v *pageVM) jsSignIn(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "signInAnonymously")
-	if e, err := requestEventArg(call.Argument(0)); err == nil {
-		res := v.pg.p.signIn(v.rt, e, call.Argument(1))
-		if v.st != nil && e == v.st.e {
-			v.st.token = res.ToObject(v.rt).Get("token").String()
-			v.refreshAuth(v.st)
-		}
-		return res
-	}
-	st := v.current("signInAnonymously")
-	res := v.pg.p.signIn(v.rt, st.e, call.Argument(0))
-	st.token = res.ToObject(v.rt).Get("token").String()
-	v.refreshAuth(st)
-	return res
-}
-
-// jsSignOut is signOut() for the page's request (or signOut(e)).
-func (v *pageVM) jsSignOut(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "signOut")
-	if e, err := requestEventArg(call.Argument(0)); err == nil {
-		signOut(e)
-		if v.st != nil && e == v.st.e {
-			v.st.token = ""
-			v.refreshAuth(v.st)
-		}
-		return goja.Undefined()
-	}
-	st := v.current("signOut")
-	signOut(st.e)
-	st.token = ""
-	v.refreshAuth(st)
-	return goja.Undefined()
 }
 
 // jsRedirect is redirect(path, {status = 302, message}). Unlike PocketPages
@@ -471,203 +417,6 @@ func (v *pageVM) logger(level string) func(call goja.FunctionCall) goja.Value {
 		}
 		return goja.Undefined()
 	}
-}
-
-// jsCookies is request.cookies(name?): cookie values URI-decoded and, when
-// they are JSON, parsed (so cookies("pb_auth").token works).
-func (v *pageVM) jsCookies(call goja.FunctionCall) goja.Value {
-	st := v.current("cookies")
-	if st.cookies == nil {
-		st.cookies = map[string]any{}
-		for _, c := range st.e.Request.Cookies() {
-			val := c.Value
-			if dec, err := url.PathUnescape(val); err == nil {
-				val = dec
-			}
-			var parsed any
-			if err := json.Unmarshal([]byte(val), &parsed); err == nil {
-				st.cookies[c.Name] = parsed
-			} else {
-				st.cookies[c.Name] = val
-			}
-		}
-	}
-	if len(call.Arguments) == 0 || goja.IsUndefined(call.Argument(0)) {
-		return v.rt.ToValue(st.cookies)
-	}
-	val, ok := st.cookies[call.Argument(0).String()]
-	if !ok {
-		return goja.Undefined()
-	}
-	return v.rt.ToValue(val)
-}
-
-// jsBody is body() / formData(): the parsed request body (JSON, form or
-// multipart), as PocketBase's requestInfo().body.
-func (v *pageVM) jsBody(call goja.FunctionCall) goja.Value {
-	st := v.current("body")
-	info, err := st.e.RequestInfo()
-	if err != nil {
-		throw(v.rt, badArg("Invalid request body: %v", err))
-	}
-	return v.rt.ToValue(info.Body)
-}
-
-// bodyFunc returns the body()/formData() function for st. For requests that
-// carry a body it is a new function object that also has the fields as
-// properties, so both PocketPages' formData() and the docs' formData.action
-// spelling work.
-func (v *pageVM) bodyFunc(st *renderState) goja.Value {
-	r := st.e.Request
-	if r.Method == http.MethodGet || r.Method == http.MethodHead || (r.ContentLength == 0 && len(r.TransferEncoding) == 0) {
-		return v.natives["body"]
-	}
-	fn := v.rt.ToValue(v.jsBody).ToObject(v.rt)
-	if info, err := st.e.RequestInfo(); err == nil {
-		for k, val := range info.Body {
-			_ = fn.DefineDataProperty(k, v.rt.ToValue(val), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
-		}
-	}
-	return fn
-}
-
-// jsStatus is response.status(code?).
-func (v *pageVM) jsStatus(call goja.FunctionCall) goja.Value {
-	st := v.current("response.status")
-	if a := call.Argument(0); !goja.IsUndefined(a) {
-		code := int(a.ToInteger())
-		if code < 100 || code > 999 {
-			throw(v.rt, badArg("Invalid response status %d", code))
-		}
-		st.status = code
-	}
-	return v.rt.ToValue(st.status)
-}
-
-// jsResponseHeader is response.header(name, value?).
-func (v *pageVM) jsResponseHeader(call goja.FunctionCall) goja.Value {
-	st := v.current("response.header")
-	name := call.Argument(0).String()
-	if val := call.Argument(1); !goja.IsUndefined(val) {
-		st.e.Response.Header().Set(name, val.String())
-		return val
-	}
-	return v.rt.ToValue(st.e.Response.Header().Get(name))
-}
-
-// jsCookie is response.cookie(name, value, options): like PocketPages (the
-// "cookie" package's serialize, Path=/ by default, non-strings as JSON), but
-// every cookie set in a response is kept, not just the last.
-func (v *pageVM) jsCookie(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "response.cookie")
-	st := v.current("response.cookie")
-	name := call.Argument(0).String()
-	raw := call.Argument(1)
-	value := ""
-	if goja.IsString(raw) {
-		value = raw.String()
-	} else if !goja.IsUndefined(raw) {
-		value = v.text([]goja.Value{raw})
-	}
-
-	c := &http.Cookie{Name: name, Value: encodeURIComponent(value), Path: "/"}
-	if opts, ok := call.Argument(2).(*goja.Object); ok {
-		for _, k := range opts.Keys() {
-			o := opts.Get(k)
-			switch strings.ToLower(k) {
-			case "path":
-				c.Path = o.String()
-			case "domain":
-				c.Domain = o.String()
-			case "maxage":
-				c.MaxAge = int(o.ToInteger())
-				if c.MaxAge == 0 {
-					c.MaxAge = -1 // Max-Age=0: delete now
-				}
-			case "expires":
-				if t, ok := o.Export().(time.Time); ok {
-					c.Expires = t
-				} else if t, err := time.Parse(time.RFC1123, o.String()); err == nil {
-					c.Expires = t
-				}
-			case "httponly":
-				c.HttpOnly = o.ToBoolean()
-			case "secure":
-				c.Secure = o.ToBoolean()
-			case "samesite":
-				switch strings.ToLower(o.String()) {
-				case "strict", "true":
-					c.SameSite = http.SameSiteStrictMode
-				case "lax":
-					c.SameSite = http.SameSiteLaxMode
-				case "none":
-					c.SameSite = http.SameSiteNoneMode
-				}
-			}
-		}
-	}
-	if err := c.Valid(); err != nil {
-		throw(v.rt, badArg("Invalid cookie: %v", err))
-	}
-	serialized := c.String()
-	st.e.Response.Header().Add("Set-Cookie", serialized)
-	return v.rt.ToValue(serialized)
-}
-
-// jsJSON is response.json(status, data): the response becomes data as JSON
-// (the template output is dropped). The render goes on, as in PocketPages.
-func (v *pageVM) jsJSON(call goja.FunctionCall) goja.Value {
-	st := v.current("response.json")
-	st.override = &responseOverride{json: true, status: int(call.Argument(0).ToInteger()), data: call.Argument(1).Export()}
-	st.status = st.override.status
-	return goja.Undefined()
-}
-
-// jsHTML is response.html(status, html): the response becomes html.
-func (v *pageVM) jsHTML(call goja.FunctionCall) goja.Value {
-	st := v.current("response.html")
-	st.override = &responseOverride{status: int(call.Argument(0).ToInteger()), body: call.Argument(1).String()}
-	st.status = st.override.status
-	return goja.Undefined()
-}
-
-// jsResponseRedirect is response.redirect(path, status = 302); like
-// redirect() it stops the render.
-func (v *pageVM) jsResponseRedirect(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "response.redirect")
-	st := v.current("response.redirect")
-	status := http.StatusFound
-	if s := call.Argument(1); !goja.IsUndefined(s) {
-		status = int(s.ToInteger())
-	}
-	v.redirect(st, call.Argument(0).String(), status, "")
-	return goja.Undefined()
-}
-
-// jsWrite is response.write(s): output at the current position.
-func (v *pageVM) jsWrite(call goja.FunctionCall) goja.Value {
-	v.current("response.write")
-	v.echo(call.Argument(0).String())
-	return goja.Undefined()
-}
-
-// encodeURIComponent escapes like JS encodeURIComponent (which the "cookie"
-// package uses), not like url.QueryEscape (spaces as "+").
-func encodeURIComponent(s string) string {
-	const unreserved = "-_.!~*'()"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(unreserved, c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		const hex = "0123456789ABCDEF"
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
 }
 
 func absPath(p string) (string, error) { return filepath.Abs(p) }

@@ -16,7 +16,8 @@ import (
 //	signInAnonymously(e, options?) → {token, record}
 //	signOut(e)
 //
-// There is no "current request" in a hooks VM, so the event must be passed
+// plus the guest conversion globals of conversion.go (upgradeAnonymous,
+// deleteAnonymous, onAnonymousLink). There is no "current request" in a hooks VM, so the event must be passed
 // in. Page VMs replace both with versions that default to the page's request
 // (see context.go).
 
@@ -39,6 +40,8 @@ func (p *plugin) bindGlobals(vm *goja.Runtime) {
 		signOut(e)
 		return goja.Undefined()
 	})
+
+	bindConversionHooksWith(vm, p.config.Guests, p.onInit)
 }
 
 // signIn runs anonauth's SignIn for e with the JS options value and returns

@@ -28,7 +28,8 @@ type testOptions struct {
 	dev           bool
 	renderTimeout time.Duration
 	poolSize      int
-	typesDir      string // default a temp dir
+	typesDir      string                                 // default a temp dir
+	setup         func(t testing.TB, app *tests.TestApp) // before the plugins are registered
 }
 
 // newTestApp is a PocketBase test app (PocketBase's test data: a "users"
@@ -59,6 +60,10 @@ func newTestApp(t testing.TB, o testOptions) *tests.TestApp {
 	}
 	if o.rateLimit == 0 {
 		o.rateLimit = -1
+	}
+
+	if o.setup != nil {
+		o.setup(t, app)
 	}
 
 	if o.typesDir == "" {

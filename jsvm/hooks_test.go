@@ -92,7 +92,7 @@ func TestHooksSignInAnonymously(t *testing.T) {
 		{
 			Name: "our globals and the user's OnInit", Method: "GET", URL: "/api/test/globals",
 			ExpectedStatus:  200,
-			ExpectedContent: []string{`"signInAnonymously":"function"`, `"signOut":"function"`, `"userGlobal":"from the user's OnInit"`},
+			ExpectedContent: []string{`"signInAnonymously":"function"`, `"signOut":"function"`, `"upgradeAnonymous":"function"`, `"deleteAnonymous":"function"`, `"onAnonymousLink":"function"`, `"userGlobal":"from the user's OnInit"`},
 		},
 		{
 			Name: "example hook: sign-out expires the cookie", Method: "POST", URL: "/api/guest/sign-out",

@@ -194,3 +194,19 @@ func TestRequestEventArg(t *testing.T) {
 		t.Fatal("a copied event must be rejected: writes to it would not reach the response")
 	}
 }
+
+func TestParseSlots(t *testing.T) {
+	slots, content := parseSlots("  intro\n<!-- slot:head --> <title>x</title>\n<!--slot:default-->\n<p>body</p>\n<!-- slot:empty -->\n")
+	if slots["head"] != "<title>x</title>" || slots["default"] != "<p>body</p>" {
+		t.Fatalf("slots %q", slots)
+	}
+	if _, ok := slots["empty"]; ok {
+		t.Fatal("an empty slot is not a slot")
+	}
+	if content != "intro\n<!-- slot:empty -->" {
+		t.Fatalf("content %q", content)
+	}
+	if s, c := parseSlots(" plain "); len(s) != 0 || c != "plain" {
+		t.Fatalf("no markers: %q %q", s, c)
+	}
+}

@@ -76,7 +76,8 @@ type Config struct {
 	TemplatesDev bool
 
 	// RenderTimeout bounds the JS execution time of one page render; a page
-	// over it is interrupted and answers 500.
+	// over it is interrupted and answers 500. A sign-in or auth helper call
+	// in progress is not cut off: the limit is checked again when it returns.
 	//
 	// If zero it falls back to 5s. A negative value disables the limit.
 	RenderTimeout time.Duration

@@ -32,6 +32,9 @@ type pages struct {
 	src   *sourceCache
 	pool  *vmPool
 	table atomic.Pointer[routeTable]
+
+	fingerprints fingerprints
+	api          internalAPI // PocketBase's routes, for the auth helpers
 }
 
 // pagesRouteId identifies the catch-all route, for apps that want to find
@@ -50,6 +53,7 @@ func (p *plugin) registerPages() {
 			if err != nil {
 				return fmt.Errorf("jsvm: templates: %w", err)
 			}
+			pg.api.router = se.Router
 			// "/" is the router's catch-all (PocketBase adds its own 404
 			// handler there only if none exists): every more specific
 			// route, /api/* and /_/ included, wins over it.
@@ -131,13 +135,30 @@ func (pg *pages) serve(e *core.RequestEvent) error {
 		return err
 	}
 	rt, params := table.match(urlPath)
+	fingerprint := ""
 	if rt == nil {
-		return router.NewNotFoundError("", nil)
+		// an asset() URL: the file's name with its content fingerprint
+		if plain, sum, ok := splitFingerprint(urlPath); ok {
+			if r, _ := table.match(plain); r != nil && r.static {
+				rt, fingerprint = r, sum
+			}
+		}
+		if rt == nil {
+			return router.NewNotFoundError("", nil)
+		}
 	}
 
 	if rt.static {
 		if e.Request.Method != http.MethodGet && e.Request.Method != http.MethodHead {
 			return router.NewApiError(http.StatusMethodNotAllowed, "Method not allowed.", nil)
+		}
+		if fingerprint != "" {
+			if fingerprint == pg.fingerprints.of(pg.src, rt.file) {
+				e.Response.Header().Set("Cache-Control", immutableCache)
+			} else {
+				// an old fingerprint: serve the current file, but never cache it
+				e.Response.Header().Set("Cache-Control", "no-cache")
+			}
 		}
 		if err := e.FileFS(pg.root.FS(), rt.file); err != nil {
 			return router.NewNotFoundError("", nil)
@@ -154,7 +175,11 @@ func isReserved(p string) bool {
 	return p == "/api" || strings.HasPrefix(p, "/api/") || p == "/_" || strings.HasPrefix(p, "/_/")
 }
 
-// errRedirect and errTimeout are the values a render is interrupted with.
+// nativeRecheck is how soon an expired render deadline is checked again
+// while the page is inside a Go call.
+const nativeRecheck = 50 * time.Millisecond
+
+// redirectSignal and timeoutSignal are the values a render is interrupted with.
 type (
 	redirectSignal struct{}
 	timeoutSignal  struct{ after time.Duration }
@@ -204,14 +229,30 @@ func (v *pageVM) run(st *renderState, timeout time.Duration) (out string, err er
 		finished bool
 	)
 	if timeout > 0 {
-		timer := time.AfterFunc(timeout, func() {
+		// The budget is for JS: while the page waits in one of our Go calls
+		// (a sign-in's database write, password hashing, an OAuth2 provider
+		// round trip) the deadline is re-checked shortly after instead, so
+		// a slow but legitimate write is never cut off half-way.
+		var timer *time.Timer
+		mu.Lock() // the callback must see timer assigned
+		timer = time.AfterFunc(timeout, func() {
 			mu.Lock()
 			defer mu.Unlock()
-			if !finished {
-				v.rt.Interrupt(timeoutSignal{after: timeout})
+			if finished {
+				return
 			}
+			if v.inNative.Load() > 0 {
+				timer.Reset(nativeRecheck)
+				return
+			}
+			v.rt.Interrupt(timeoutSignal{after: timeout})
 		})
-		defer timer.Stop()
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			timer.Stop()
+			mu.Unlock()
+		}()
 	}
 
 	defer func() {

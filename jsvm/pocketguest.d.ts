@@ -98,7 +98,33 @@ declare namespace pocketguest {
     signInAnonymously(options?: SignInOptions): AuthData
     /** Expires the pb_auth cookie; request.auth becomes null. */
     signOut(): void
+    /** Turns the page's guest into a regular account in place (same id). */
+    upgradeAnonymous(input: UpgradeInput): AuthData
+    /** A session from auth data obtained elsewhere (the token is verified). */
+    signIn(authData: { token: string }): AuthData
+    signInWithPassword(email: string, password: string, options?: { collection?: string }): AuthData
+    /** Creates the account and signs in; a guest of that collection is upgraded in place. */
+    registerWithPassword(email: string, password: string, options?: { collection?: string; sendVerificationEmail?: boolean }): AuthData
+    requestOTP(email: string, options?: { collection?: string }): { otpId: string }
+    signInWithOTP(otpId: string, password: string, options?: { collection?: string }): AuthData
+    /** Redirects to the provider (autoRedirect, default) or returns its URL. */
+    requestOAuth2Login(provider: string, options?: { collection?: string; redirectPath?: string; autoRedirect?: boolean }): string
+    /** On the redirectPath page: signInWithOAuth2(params.state, params.code). */
+    signInWithOAuth2(state: string, code: string): AuthData
+    /** URL of a static file with a content fingerprint (served with a 1-year cache). */
+    asset(path: string): string
+    /** In layouts: the content (print it) or a named slot (call it). */
+    slot: ((name?: string) => string) & string
+    /** In layouts: the named slots of the content. */
+    slots: { [name: string]: string }
     api: PageApi
+  }
+
+  interface UpgradeInput {
+    email: string
+    password: string
+    passwordConfirm: string
+    name?: string
   }
 }
 
@@ -111,6 +137,14 @@ declare namespace pocketguest {
  */
 declare function signInAnonymously(e: core.RequestEvent, options?: pocketguest.SignInOptions): pocketguest.AuthData
 declare function signInAnonymously(options?: pocketguest.SignInOptions): pocketguest.AuthData
+
+/**
+ * Turns the request's guest into a regular account in place (same record id,
+ * isAnonymous=false) and returns a fresh {token, record}; the cookie follows.
+ * In pages, `e` may be omitted.
+ */
+declare function upgradeAnonymous(e: core.RequestEvent, input: pocketguest.UpgradeInput): pocketguest.AuthData
+declare function upgradeAnonymous(input: pocketguest.UpgradeInput): pocketguest.AuthData
 
 /** Expires the pb_auth cookie and clears e.Auth. In pages, `e` may be omitted. */
 declare function signOut(e?: core.RequestEvent): void

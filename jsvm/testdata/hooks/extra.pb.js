@@ -27,6 +27,9 @@ routerAdd("GET", "/api/test/globals", (e) => {
   return e.json(200, {
     signInAnonymously: typeof signInAnonymously,
     signOut: typeof signOut,
+    upgradeAnonymous: typeof upgradeAnonymous,
+    deleteAnonymous: typeof deleteAnonymous,
+    onAnonymousLink: typeof onAnonymousLink,
     userGlobal: typeof userGlobal === "undefined" ? null : userGlobal,
   })
 })

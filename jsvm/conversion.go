@@ -1,0 +1,339 @@
+package jsvm
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja_nodejs/buffer"
+	"github.com/dop251/goja_nodejs/console"
+	"github.com/dop251/goja_nodejs/process"
+	"github.com/dop251/goja_nodejs/require"
+	"github.com/pocketbase/pocketbase/core"
+	pbjsvm "github.com/pocketbase/pocketbase/plugins/jsvm"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/router"
+
+	"github.com/pocketguest/pocketguest/anonauth"
+)
+
+// Guest conversion from JS (hooks; pages wrap the first two with the page's
+// request):
+//
+//	upgradeAnonymous(e, {email, password, passwordConfirm, name?}) → {token, record}
+//	deleteAnonymous(e)
+//	onAnonymousLink((e) => { e.anonymous; e.account; e.app; e.next() })
+//
+// The first two are anonauth's Upgrade and DeleteAnonymous on the request
+// event the hook received (so the pb_auth cookie and e.auth they set reach the
+// real response). Errors are thrown with .message, .status and .data of the
+// *router.ApiError (e.g. 409, 422 with field errors).
+//
+// onAnonymousLink binds a handler to anonauth's OnLink hook, fired inside the
+// merge transaction when a guest signs in to an existing account. e.app (and
+// $app inside the handler) is the transactional app; e.transferRelations and
+// e.deleteAnonymous may be changed before e.next(); a thrown error aborts the
+// sign-in and rolls everything back.
+//
+// Why handlers do not run in PocketBase's hook VMs: the executor pool of
+// plugins/jsvm is unexported, and its loader VM must not be shared across
+// goroutines. So, exactly like PocketBase's own onXxx bindings, the handler
+// is compiled from its source into a goja.Program once (it cannot close over
+// file-level variables either), and it runs in a small pool of VMs of our own
+// that have PocketBase's standard globals ($app, $apis, $security, $os,
+// $http, $mails, require, console, ...; __hooks and $template copied from the
+// registering VM), these conversion globals, and whatever linkVMInit adds.
+
+// linkHandlerTimeout bounds one JS link handler: it runs inside a write
+// transaction, which blocks every other write of the app while it lasts.
+const linkHandlerTimeout = 10 * time.Second
+
+// linkVMPoolSize is how many idle link VMs are kept (merges are rare: a
+// one-off VM is created when all are busy).
+const linkVMPoolSize = 2
+
+// bindConversionHooks sets upgradeAnonymous, deleteAnonymous and
+// onAnonymousLink on vm. guests may be nil: the plugin is then looked up
+// from $app when first needed, so anonauth may be registered after jsvm.
+func bindConversionHooks(vm *goja.Runtime, guests *anonauth.Plugin) {
+	bindConversionHooksWith(vm, guests, nil)
+}
+
+// bindConversionHooksWith is bindConversionHooks where linkVMInit (if not
+// nil) also runs on every VM that executes onAnonymousLink handlers, after
+// the standard globals: pass the plugin's whole OnInit to give link handlers
+// the same globals as every other hook.
+func bindConversionHooksWith(vm *goja.Runtime, guests *anonauth.Plugin, linkVMInit func(*goja.Runtime)) {
+	resolve := func() (*anonauth.Plugin, error) {
+		if guests != nil {
+			return guests, nil
+		}
+		if app, ok := vm.Get("$app").Export().(core.App); ok {
+			if p := anonauth.FromApp(app); p != nil {
+				return p, nil
+			}
+		}
+		return nil, router.NewInternalServerError("Guest conversion is not set up: register the anonauth plugin", nil)
+	}
+
+	vm.Set("upgradeAnonymous", func(call goja.FunctionCall) goja.Value {
+		defer guard(nil, vm, "upgradeAnonymous")
+		e, err := requestEventArg(call.Argument(0))
+		if err != nil {
+			throw(vm, err)
+		}
+		p, err := resolve()
+		if err != nil {
+			throw(vm, err)
+		}
+		return upgradeAnonymousValue(vm, p, e, call.Argument(1))
+	})
+
+	vm.Set("deleteAnonymous", func(call goja.FunctionCall) goja.Value {
+		defer guard(nil, vm, "deleteAnonymous")
+		e, err := requestEventArg(call.Argument(0))
+		if err != nil {
+			throw(vm, err)
+		}
+		p, err := resolve()
+		if err != nil {
+			throw(vm, err)
+		}
+		if err := p.DeleteAnonymous(e); err != nil {
+			throw(vm, err)
+		}
+		return goja.Undefined()
+	})
+
+	var runner *linkRunner // one per registering VM (the pb_hooks loader)
+
+	vm.Set("onAnonymousLink", func(call goja.FunctionCall) goja.Value {
+		defer guard(nil, vm, "onAnonymousLink")
+		handler, ok := goja.AssertFunction(call.Argument(0))
+		if !ok || handler == nil {
+			throw(vm, badArg("onAnonymousLink: the argument must be a function like (e) => { e.next() }"))
+		}
+
+		// The same wrapper PocketBase compiles for its own hooks: $app is the
+		// event's (transactional) app while the handler runs.
+		source := call.Argument(0).String()
+		program, err := goja.Compile("onAnonymousLink", `{(function(e) { $app = e.app; return (`+source+`).call(undefined, e) }).apply(undefined, __args)}`, true)
+		if err != nil {
+			throw(vm, badArg("onAnonymousLink: cannot compile the handler: %v", err))
+		}
+
+		app, _ := vm.Get("$app").Export().(core.App)
+		if runner == nil {
+			runner = newLinkRunner(app, vm, linkVMInit, guests)
+		}
+
+		bind := func(p *anonauth.Plugin) {
+			p.OnLink().Bind(&hook.Handler[*anonauth.LinkEvent]{
+				Func: func(e *anonauth.LinkEvent) error { return runner.run(program, e) },
+			})
+		}
+
+		if p, err := resolve(); err == nil {
+			bind(p)
+		} else if app != nil {
+			// anonauth registered after jsvm (pb_hooks load while jsvm
+			// registers): bind once the app is bootstrapped.
+			app.OnBootstrap().BindFunc(func(be *core.BootstrapEvent) error {
+				if err := be.Next(); err != nil {
+					return err
+				}
+				p := anonauth.FromApp(be.App)
+				if p == nil {
+					be.App.Logger().Error("onAnonymousLink: the anonauth plugin is not registered; the handler is ignored")
+					return nil
+				}
+				bind(p)
+				return nil
+			})
+		} else {
+			throw(vm, err)
+		}
+		return goja.Undefined()
+	})
+}
+
+// upgradeAnonymousValue runs anonauth's Upgrade for e with the JS input
+// {email, password, passwordConfirm, name?} and returns {token, record}.
+// Errors are thrown. Pages use it with their own request event.
+func upgradeAnonymousValue(vm *goja.Runtime, guests *anonauth.Plugin, e *core.RequestEvent, input goja.Value) goja.Value {
+	in, err := upgradeInputArg(input)
+	if err != nil {
+		throw(vm, err)
+	}
+	auth, err := guests.Upgrade(e, in)
+	if err != nil {
+		throw(vm, err)
+	}
+	obj := vm.NewObject()
+	obj.Set("token", auth.Token)
+	obj.Set("record", auth.Record)
+	return obj
+}
+
+// upgradeInputArg reads {email, password, passwordConfirm, name} from JS.
+// Missing fields are empty (and reported by Upgrade as 422 field errors);
+// a field of the wrong type is a 400.
+func upgradeInputArg(v goja.Value) (anonauth.UpgradeInput, error) {
+	var in anonauth.UpgradeInput
+	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
+		return in, badArg("upgradeAnonymous: the second argument must be an object like {email, password, passwordConfirm, name}")
+	}
+	m, ok := v.Export().(map[string]any)
+	if !ok {
+		return in, badArg("upgradeAnonymous: the second argument must be an object like {email, password, passwordConfirm, name}")
+	}
+	fields := map[string]*string{
+		"email":           &in.Email,
+		"password":        &in.Password,
+		"passwordConfirm": &in.PasswordConfirm,
+		"name":            &in.Name,
+	}
+	for key, dst := range fields {
+		raw, present := m[key]
+		if !present || raw == nil {
+			continue
+		}
+		s, isString := raw.(string)
+		if !isString {
+			return in, badArg("upgradeAnonymous: %s must be a string", key)
+		}
+		*dst = s
+	}
+	return in, nil
+}
+
+// linkRunner runs compiled onAnonymousLink handlers in a small pool of VMs.
+type linkRunner struct {
+	app     core.App
+	idle    chan *goja.Runtime
+	factory func() *goja.Runtime
+}
+
+func newLinkRunner(app core.App, registering *goja.Runtime, init func(*goja.Runtime), guests *anonauth.Plugin) *linkRunner {
+	// Values of the registering VM that are plain Go values, safe to share.
+	hooksDir := registering.Get("__hooks")
+	var templates any
+	if t := registering.Get("$template"); t != nil {
+		templates = t.Export()
+	}
+
+	requireRegistry := new(require.Registry)
+	r := &linkRunner{app: app, idle: make(chan *goja.Runtime, linkVMPoolSize)}
+	r.factory = func() *goja.Runtime {
+		vm := goja.New()
+		requireRegistry.Enable(vm)
+		console.Enable(vm)
+		process.Enable(vm)
+		buffer.Enable(vm)
+
+		pbjsvm.BindCore(vm) // also sets PocketBase's field name mapper
+		pbjsvm.BindDbx(vm)
+		pbjsvm.BindSecurity(vm)
+		pbjsvm.BindOS(vm)
+		pbjsvm.BindFilepath(vm)
+		pbjsvm.BindHTTP(vm)
+		pbjsvm.BindFilesystem(vm)
+		pbjsvm.BindForms(vm)
+		pbjsvm.BindMails(vm)
+		pbjsvm.BindApis(vm)
+
+		vm.Set("$app", app)
+		if hooksDir != nil {
+			vm.Set("__hooks", hooksDir)
+		}
+		if templates != nil {
+			vm.Set("$template", templates)
+		}
+
+		bindConversionHooksWith(vm, guests, init)
+		if init != nil {
+			init(vm)
+		}
+		return vm
+	}
+	return r
+}
+
+// run executes program for e in an idle VM (or a one-off one).
+func (r *linkRunner) run(program *goja.Program, e *anonauth.LinkEvent) (err error) {
+	var vm *goja.Runtime
+	select {
+	case vm = <-r.idle:
+	default:
+		vm = r.factory()
+	}
+
+	broken := false
+	defer func() {
+		if rec := recover(); rec != nil {
+			// A Go panic in a binding: the VM state is unknown, drop it.
+			broken = true
+			if r.app != nil {
+				r.app.Logger().Error("panic in an onAnonymousLink handler",
+					slog.Any("panic", rec), slog.String("stack", string(debug.Stack())))
+			}
+			err = router.NewInternalServerError("onAnonymousLink: internal error", nil)
+		}
+		if !broken {
+			select {
+			case r.idle <- vm:
+			default:
+			}
+		}
+	}()
+
+	timer := time.AfterFunc(linkHandlerTimeout, func() {
+		vm.Interrupt(fmt.Sprintf("onAnonymousLink handler exceeded %s", linkHandlerTimeout))
+	})
+	defaultApp := vm.Get("$app")
+
+	vm.Set("__args", []any{e})
+	res, runErr := vm.RunProgram(program)
+	vm.Set("__args", goja.Undefined())
+	vm.Set("$app", defaultApp)
+
+	if !timer.Stop() {
+		// The interrupt fired (or is firing): do not pool a VM that may
+		// still receive it.
+		broken = true
+	}
+	vm.ClearInterrupt()
+
+	if res != nil {
+		if resErr, ok := res.Export().(error); ok {
+			return resErr
+		}
+	}
+	return linkException(runErr)
+}
+
+// linkException turns what a handler threw into the Go error the hook chain
+// returns: the original Go error when it is one (an ApiError thrown by a
+// binding or by `throw new BadRequestError(...)` keeps its status), the JS
+// error's text otherwise (answered as 400 by PocketBase, like other hooks).
+func linkException(err error) error {
+	if err == nil {
+		return nil
+	}
+	var jsErr *goja.Exception
+	if !errors.As(err, &jsErr) {
+		return err
+	}
+	switch v := jsErr.Value().Export().(type) {
+	case error:
+		return v
+	case map[string]any: // a GoError object
+		if inner, ok := v["value"].(error); ok {
+			return inner
+		}
+	}
+	return err
+}
