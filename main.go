@@ -42,6 +42,10 @@ func main() {
 	tokenDuration := flags.Duration("anonTokenDuration", envDuration("ANON_TOKEN_DURATION", 7*24*time.Hour), "lifetime of a guest's auth token and cookie")
 	rateLimit := flags.Int("anonRateLimit", envInt("ANON_RATE_LIMIT", 30), "anonymous sign-ins per client IP per minute; 0 disables the limit")
 	trustedOrigins := flags.StringSlice("anonTrustedOrigins", envList("ANON_TRUSTED_ORIGINS", nil), "extra origins allowed to make cookie-authenticated unsafe requests")
+	maxAge := flags.Duration("anonMaxAge", envDuration("ANON_MAX_AGE", 30*24*time.Hour), "delete guests inactive for longer than this (cron job); 0 disables the cleanup")
+	activityInterval := flags.Duration("anonActivityInterval", envDuration("ANON_ACTIVITY_INTERVAL", 5*time.Minute), "how often a guest's last activity (lastSeen) is written, at most")
+	cleanupSchedule := flags.String("anonCleanupSchedule", env("ANON_CLEANUP_SCHEDULE", "@hourly"), "cron expression (UTC) of the stale guest cleanup")
+	cleanupBatch := flags.Int("anonCleanupBatch", envInt("ANON_CLEANUP_BATCH", 50), "guests deleted per cleanup transaction")
 
 	// Flags are parsed here, before the plugins are registered, because their
 	// values configure the plugins (the same order PocketBase's own main uses).
@@ -49,12 +53,17 @@ func main() {
 
 	// anonauth first: the JS globals and templates call into it.
 	guests := anonauth.MustRegister(app, anonauth.Config{
-		Collections:    *collections,
-		EmailDomain:    *emailDomain,
-		TokenDuration:  *tokenDuration,
-		RateLimit:      disabledIfZero(*rateLimit),
-		TrustedOrigins: *trustedOrigins,
+		Collections:      *collections,
+		EmailDomain:      *emailDomain,
+		TokenDuration:    *tokenDuration,
+		RateLimit:        disabledIfZero(*rateLimit),
+		TrustedOrigins:   *trustedOrigins,
+		MaxAge:           disabledIfZeroDuration(*maxAge),
+		ActivityInterval: *activityInterval,
+		CleanupSchedule:  *cleanupSchedule,
+		CleanupBatchSize: *cleanupBatch,
 	})
+	app.RootCmd.AddCommand(guests.Command()) // pocketguest anonymous cleanup
 
 	// PocketBase's jsvm (pb_hooks, pb_migrations) with our globals in every
 	// VM, plus the templates/ page router.

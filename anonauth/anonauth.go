@@ -51,6 +51,7 @@ package anonauth
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -143,7 +144,7 @@ type Config struct {
 	// CleanupBatchSize is how many guests one cleanup transaction deletes.
 	// Small batches keep the write lock short, so sign-ins never stall.
 	//
-	// If zero it falls back to 100.
+	// If zero it falls back to 50.
 	CleanupBatchSize int
 
 	// TrustedOrigins lists extra origins (e.g. "https://shop.example.com")
@@ -186,11 +187,12 @@ type Config struct {
 type Plugin struct {
 	app         core.App
 	config      Config
-	collections map[string]bool        // enabled collection names
-	limiter     *ipLimiter             // nil when rate limiting is disabled
-	onLink      *hook.Hook[*LinkEvent] // guest → account merges (link.go)
-	activity    *activityTracker       // guests' last activity (lifecycle.go)
-	cleaning    sync.Mutex             // one cleanup run at a time (cleanup.go)
+	collections map[string]bool             // enabled collection names
+	limiter     *ipLimiter                  // nil when rate limiting is disabled
+	onLink      *hook.Hook[*LinkEvent]      // guest → account merges (link.go)
+	activity    *activityTracker            // guests' last activity (lifecycle.go)
+	cleaning    sync.Mutex                  // one cleanup run at a time (cleanup.go)
+	csrf        *http.CrossOriginProtection // same-origin policy for unsafe requests (cookie.go)
 }
 
 // MustRegister registers the anonauth plugin in app and panics on error.
@@ -299,7 +301,7 @@ func (c Config) withDefaults() Config {
 		c.CleanupSchedule = "@hourly"
 	}
 	if c.CleanupBatchSize <= 0 {
-		c.CleanupBatchSize = 100
+		c.CleanupBatchSize = 50
 	}
 	return c
 }

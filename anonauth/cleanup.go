@@ -219,6 +219,7 @@ func (p *Plugin) cleanupCollection(ctx context.Context, collection *core.Collect
 			ids[i] = r.Id
 		}
 
+		batchStart := time.Now()
 		deleted, skipped, err := p.deleteStale(collection, ids, cutoff)
 		if err != nil {
 			// Something in the batch failed (a hook, a relation): retry the
@@ -238,6 +239,14 @@ func (p *Plugin) cleanupCollection(ctx context.Context, collection *core.Collect
 		pr.Deleted += deleted
 		pr.Skipped += skipped
 		report()
+
+		// Rest as long as the batch held the write lock. database/sql hands
+		// the freed connection to a random waiter, so without a pause the
+		// cleanup's next batch competes with waiting sign-ins on equal terms
+		// and, holding the lock longer each time, takes most of it. With the
+		// pause it takes at most half, and sign-ins never wait for more
+		// than one batch (see README: cleanup under load).
+		time.Sleep(time.Since(batchStart))
 	}
 }
 

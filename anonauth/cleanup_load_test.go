@@ -26,7 +26,7 @@ import (
 //
 //	POCKETGUEST_CLEANUP_LOAD=100000 go test ./anonauth -run TestCleanupUnderLoad -v
 //
-// POCKETGUEST_CLEANUP_BATCH overrides the batch size (default 100).
+// POCKETGUEST_CLEANUP_BATCH overrides the batch size (default 50).
 func TestCleanupUnderLoad(t *testing.T) {
 	n := envInt(t, "POCKETGUEST_CLEANUP_LOAD", 2000)
 	batch := envInt(t, "POCKETGUEST_CLEANUP_BATCH", 0)

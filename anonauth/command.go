@@ -18,7 +18,7 @@ import (
 //
 // Subcommands:
 //
-//	anonymous cleanup [--max-age 720h] [--dry-run] [--batch 100] [--collection users]
+//	anonymous cleanup [--max-age 720h] [--dry-run] [--batch 50] [--collection users]
 //
 // cleanup deletes the guests inactive for longer than --max-age (default
 // Config.MaxAge, or 30 days when the automatic cleanup is disabled) exactly

@@ -12,6 +12,7 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/router"
 	"github.com/pocketbase/pocketbase/tools/security"
 )
 
@@ -214,6 +215,8 @@ func (p *Plugin) registerCookieSession() error {
 		}
 	}
 
+	p.csrf = csrf
+
 	p.app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Func: func(se *core.ServeEvent) error {
 			se.Router.Bind(&hook.Handler[*core.RequestEvent]{
@@ -224,7 +227,7 @@ func (p *Plugin) registerCookieSession() error {
 				// engine, auth-refresh and every hook see the session as usual.
 				Priority: apis.DefaultLoadAuthTokenMiddlewarePriority - 1,
 				Func: func(e *core.RequestEvent) error {
-					return p.cookieAuth(e, csrf)
+					return p.cookieAuth(e)
 				},
 			})
 			return se.Next()
@@ -234,7 +237,7 @@ func (p *Plugin) registerCookieSession() error {
 	return nil
 }
 
-func (p *Plugin) cookieAuth(e *core.RequestEvent, csrf *http.CrossOriginProtection) error {
+func (p *Plugin) cookieAuth(e *core.RequestEvent) error {
 	if e.Request.Header.Get("Authorization") != "" {
 		return e.Next() // an explicit token always wins over the cookie
 	}
@@ -253,12 +256,27 @@ func (p *Plugin) cookieAuth(e *core.RequestEvent, csrf *http.CrossOriginProtecti
 	// form another site submits: an unsafe method authenticated by nothing
 	// but the cookie must come from our own origin (Sec-Fetch-Site, falling
 	// back to Origin; see net/http.CrossOriginProtection).
-	if err := csrf.Check(e.Request); err != nil {
-		return e.ForbiddenError("Cross-site request rejected: unsafe requests authenticated by the pb_auth cookie must come from the same origin.", nil)
+	if err := p.CheckSameOrigin(e.Request); err != nil {
+		return err
 	}
 
 	e.Request.Header.Set("Authorization", token)
 	e.Set(cookieSessionKey, true)
 
 	return e.Next()
+}
+
+// CheckSameOrigin returns a 403 *router.ApiError for an unsafe (POST, PUT,
+// PATCH, DELETE) browser request from another origin than the request's own
+// or Config.TrustedOrigins, and nil otherwise (safe methods and non-browser
+// clients, which send neither Sec-Fetch-Site nor Origin, pass).
+//
+// The cookie middleware applies it to cookie-authenticated requests; the
+// template pages apply it to every unsafe request, because a cross-site form
+// post to a page can sign the visitor in or out without carrying the cookie.
+func (p *Plugin) CheckSameOrigin(r *http.Request) error {
+	if err := p.csrf.Check(r); err != nil {
+		return router.NewForbiddenError("Cross-site request rejected: unsafe requests must come from the same origin.", nil)
+	}
+	return nil
 }

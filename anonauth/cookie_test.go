@@ -144,6 +144,25 @@ func TestCookieSession(t *testing.T) {
 		},
 	}
 
+	scenarios = append(scenarios, cookieScenario(tests.ApiScenario{
+		// Regression: the test app's users collection has MFA on. After the
+		// first factor PocketBase itself writes 401 {mfaId}; that response
+		// must not carry the account's session in a cookie.
+		Name:            "a cookie session's first MFA factor gets no account cookie",
+		Method:          http.MethodPost,
+		URL:             "/api/collections/users/auth-with-password",
+		Body:            strings.NewReader(`{"identity":"test@example.com","password":"1234567890"}`),
+		Headers:         map[string]string{"Content-Type": "application/json"},
+		ExpectedStatus:  401,
+		ExpectedContent: []string{`"mfaId":"`},
+		ExpectedEvents:  map[string]int{"OnRecordAuthRequest": 1},
+		AfterTestFunc: func(t testing.TB, app *tests.TestApp, res *http.Response) {
+			if c := findCookie(res, anonauth.CookieName); c != nil {
+				t.Fatalf("MFA challenge response set a session cookie: %s", c.Value)
+			}
+		},
+	}, cfg))
+
 	// Tokens that are not auth tokens, forged, or garbage never authenticate.
 	for name, forge := range map[string]func(*core.Record) string{
 		"verification token": func(r *core.Record) string { tok, _ := r.NewVerificationToken(); return tok },

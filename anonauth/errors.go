@@ -29,7 +29,7 @@ func errAlreadySignedIn() *router.ApiError {
 }
 
 func errNoUniqueEmail(attempts int) *router.ApiError {
-	return router.NewApiError(http.StatusConflict, "Could not generate a unique guest email after "+strconv.Itoa(attempts)+" attempts; check the email generator.", nil)
+	return router.NewApiError(http.StatusConflict, "Could not generate a unique guest email or other generated value after "+strconv.Itoa(attempts)+" attempts; check the email generator and autogenerate patterns.", nil)
 }
 
 // RateLimitError is returned when a client IP made too many anonymous

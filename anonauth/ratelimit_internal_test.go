@@ -15,7 +15,7 @@ type fakeClock struct {
 	t  time.Time
 }
 
-func (c *fakeClock) now() time.Time           { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func newTestLimiter(events, maxIPs int) (*ipLimiter, *fakeClock) {
@@ -64,7 +64,7 @@ func TestLimiterBurstAndRefill(t *testing.T) {
 func TestLimiterKeys(t *testing.T) {
 	l, _ := newTestLimiter(1, 1000)
 	same := [][2]string{
-		{"203.0.113.7", "::ffff:203.0.113.7"},           // v4-mapped
+		{"203.0.113.7", "::ffff:203.0.113.7"},            // v4-mapped
 		{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff::9"}, // same /64
 		{"fe80::1%eth0", "fe80::2"},                      // zone ignored, same /64
 	}

@@ -48,10 +48,16 @@ func (p *Plugin) registerAuthResponseHook() {
 				return e.InternalServerError("Failed to set the auth cookie.", err)
 			}
 
+			// The auth may still fail after this point, and PocketBase may
+			// write that answer itself before returning: MFA replies 401
+			// {mfaId} after the first factor. Such a response must not carry
+			// the account's session, so the cookie is dropped at the moment a
+			// non-2xx status is written, and again if nothing was written.
+			original := e.Response
+			e.Response = &successOnlyCookie{ResponseWriter: original, name: CookieName}
 			err := e.Next()
+			e.Response = original
 			if err != nil && !e.Written() {
-				// The auth failed after all (MFA required, a hook said no): the
-				// error response must not hand out a session.
 				dropSetCookie(e.RequestEvent, CookieName)
 			}
 			return err
@@ -76,7 +82,10 @@ func isRefreshable(token string) bool {
 // dropSetCookie removes the Set-Cookie lines of one cookie from the response
 // headers, keeping every other cookie.
 func dropSetCookie(e *core.RequestEvent, name string) {
-	header := e.Response.Header()
+	dropHeaderCookie(e.Response.Header(), name)
+}
+
+func dropHeaderCookie(header http.Header, name string) {
 	values := header.Values("Set-Cookie")
 	kept := make([]string, 0, len(values))
 	for _, v := range values {
@@ -89,3 +98,30 @@ func dropSetCookie(e *core.RequestEvent, name string) {
 		header.Del("Set-Cookie")
 	}
 }
+
+// successOnlyCookie removes one cookie's Set-Cookie line from a response whose
+// status is not 2xx, at the moment that status is written.
+type successOnlyCookie struct {
+	http.ResponseWriter
+	name        string
+	wroteHeader bool
+}
+
+func (w *successOnlyCookie) WriteHeader(status int) {
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		if status < 200 || status > 299 {
+			dropHeaderCookie(w.Header(), w.name)
+		}
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *successOnlyCookie) Write(b []byte) (int, error) {
+	w.wroteHeader = true // an implicit 200
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets PocketBase's Written/Status and http.ResponseController reach
+// the router's own writer.
+func (w *successOnlyCookie) Unwrap() http.ResponseWriter { return w.ResponseWriter }

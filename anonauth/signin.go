@@ -118,7 +118,7 @@ func (p *Plugin) CreateGuest(app core.App, collection *core.Collection) (*core.R
 			return record, nil
 		}
 
-		if !isEmailConflict(err) {
+		if !isGeneratedValueConflict(err, collection) {
 			return nil, err
 		}
 		if attempt >= maxEmailAttempts {
@@ -149,16 +149,36 @@ func (p *Plugin) newGuestRecord(collection *core.Collection) (*core.Record, erro
 
 // isEmailConflict reports whether a save failed on the unique email index.
 func isEmailConflict(err error) bool {
+	return isNotUnique(err, core.FieldNameEmail)
+}
+
+// isGeneratedValueConflict reports whether a guest save failed on a unique
+// index over a value that a new attempt generates afresh: the email, the id,
+// or a text field with an autogenerate pattern (e.g. a "username" filled
+// from "users[0-9]{5}", whose small space collides at scale).
+func isGeneratedValueConflict(err error, collection *core.Collection) bool {
+	if isNotUnique(err, core.FieldNameEmail) || isNotUnique(err, core.FieldNameId) {
+		return true
+	}
+	for _, f := range collection.Fields {
+		if text, ok := f.(*core.TextField); ok && text.AutogeneratePattern != "" && isNotUnique(err, text.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+func isNotUnique(err error, field string) bool {
 	var verrs validation.Errors
 	if !errors.As(err, &verrs) {
 		return false
 	}
-	emailErr, ok := verrs[core.FieldNameEmail]
+	fieldErr, ok := verrs[field]
 	if !ok {
 		return false
 	}
 	var verr validation.Error
-	return errors.As(emailErr, &verr) && verr.Code() == "validation_not_unique"
+	return errors.As(fieldErr, &verr) && verr.Code() == "validation_not_unique"
 }
 
 // NewToken issues an auth token for record. For a guest of an enabled

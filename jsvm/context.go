@@ -79,15 +79,18 @@ func newPageVM(pg *pages, rt *goja.Runtime) *pageVM {
 	signIn := rt.ToValue(v.jsSignIn)
 	signOutFn := rt.ToValue(v.jsSignOut)
 	upgrade := rt.ToValue(v.jsUpgrade)
+	deleteFn := rt.ToValue(v.jsDeleteAnonymous)
 	// The globals too, so page modules (resolve) can call them without e.
 	rt.Set("signInAnonymously", signIn)
 	rt.Set("signOut", signOutFn)
 	rt.Set("upgradeAnonymous", upgrade)
+	rt.Set("deleteAnonymous", deleteFn)
 
 	v.natives = map[string]goja.Value{
 		"signInAnonymously": signIn,
 		"signOut":           signOutFn,
 		"upgradeAnonymous":  upgrade,
+		"deleteAnonymous":   deleteFn,
 		"redirect":          rt.ToValue(v.jsRedirect),
 		"resolve":           rt.ToValue(v.jsResolve),
 		"meta":              rt.ToValue(v.jsMeta),
@@ -224,7 +227,7 @@ func (v *pageVM) newContext(st *renderState) *goja.Object {
 	api.Set("formData", body)
 	api.Set("auth", authValue(e.Auth))
 	api.Set("data", rt.NewObject())
-	for _, name := range []string{"redirect", "resolve", "meta", "echo", "env", "store", "dbg", "info", "warn", "error", "signInAnonymously", "signOut", "upgradeAnonymous", "asset",
+	for _, name := range []string{"redirect", "resolve", "meta", "echo", "env", "store", "dbg", "info", "warn", "error", "signInAnonymously", "signOut", "upgradeAnonymous", "deleteAnonymous", "asset",
 		"signIn", "signInWithPassword", "registerWithPassword", "requestOTP", "signInWithOTP", "requestOAuth2Login", "signInWithOAuth2"} {
 		api.Set(name, v.natives[name])
 	}

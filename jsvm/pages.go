@@ -166,7 +166,30 @@ func (pg *pages) serve(e *core.RequestEvent) error {
 		return nil
 	}
 
+	// A page can sign the visitor in, out or up: an unsafe request from
+	// another site must be refused whether or not it carries the cookie (a
+	// cross-site form post carries no SameSite=Lax cookie, yet could still
+	// sign the browser in as a new guest and replace its session).
+	if err := pg.p.checkSameOrigin(e.Request); err != nil {
+		return err
+	}
+
 	return pg.render(e, rt, params)
+}
+
+// defaultOriginCheck is the same-origin policy used when no anonauth plugin
+// is registered (its own policy, with Config.TrustedOrigins, wins otherwise).
+var defaultOriginCheck = http.NewCrossOriginProtection()
+
+// checkSameOrigin refuses (403) an unsafe cross-origin browser request.
+func (p *plugin) checkSameOrigin(r *http.Request) error {
+	if g := p.guests(); g != nil {
+		return g.CheckSameOrigin(r)
+	}
+	if err := defaultOriginCheck.Check(r); err != nil {
+		return router.NewForbiddenError("Cross-site request rejected: unsafe requests must come from the same origin.", nil)
+	}
+	return nil
 }
 
 // isReserved reports paths that always belong to PocketBase, even if a

@@ -100,6 +100,8 @@ declare namespace pocketguest {
     signOut(): void
     /** Turns the page's guest into a regular account in place (same id). */
     upgradeAnonymous(input: UpgradeInput): AuthData
+    /** Deletes the page's guest and its session ("forget me"); request.auth becomes null. */
+    deleteAnonymous(): void
     /** A session from auth data obtained elsewhere (the token is verified). */
     signIn(authData: { token: string }): AuthData
     signInWithPassword(email: string, password: string, options?: { collection?: string }): AuthData
@@ -145,6 +147,20 @@ declare function signInAnonymously(options?: pocketguest.SignInOptions): pocketg
  */
 declare function upgradeAnonymous(e: core.RequestEvent, input: pocketguest.UpgradeInput): pocketguest.AuthData
 declare function upgradeAnonymous(input: pocketguest.UpgradeInput): pocketguest.AuthData
+
+/**
+ * Deletes the request's own guest record and clears the pb_auth cookie.
+ * Throws 400 for a full account, 401 without a session, 404 when disabled.
+ * In pages, `e` may be omitted.
+ */
+declare function deleteAnonymous(e?: core.RequestEvent): void
+
+/**
+ * Registers a handler run (inside the merge transaction) when a guest is
+ * linked into an existing account: e.anonymous, e.account, e.app; call
+ * e.next() to continue, throw to abort the sign-in with nothing lost.
+ */
+declare function onAnonymousLink(handler: (e: { anonymous: core.Record; account: core.Record; app: CoreApp; next(): void; [key: string]: any }) => void): void
 
 /** Expires the pb_auth cookie and clears e.Auth. In pages, `e` may be omitted. */
 declare function signOut(e?: core.RequestEvent): void

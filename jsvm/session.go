@@ -6,7 +6,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/router"
 )
 
-// signInAnonymously(), upgradeAnonymous() and signOut() bound to the page's
+// signInAnonymously(), upgradeAnonymous(), deleteAnonymous() and signOut() bound to the page's
 // request, and keeping request.auth in step with the session.
 
 // refreshAuth makes the page see the session after a sign-in or sign-out.
@@ -57,6 +57,30 @@ func (v *pageVM) jsUpgrade(call goja.FunctionCall) goja.Value {
 		v.refreshAuth(v.st)
 	}
 	return res
+}
+
+// jsDeleteAnonymous is deleteAnonymous() for the page's guest (or
+// deleteAnonymous(e)): the guest record is deleted, the cookie cleared and
+// the rest of the render sees no session.
+func (v *pageVM) jsDeleteAnonymous(call goja.FunctionCall) goja.Value {
+	defer guard(v.pg.p.app, v.rt, "deleteAnonymous")
+	defer v.enterNative()()
+	e, err := requestEventArg(call.Argument(0))
+	if err != nil {
+		e = v.current("deleteAnonymous").e
+	}
+	guests := v.pg.p.guests()
+	if guests == nil {
+		throw(v.rt, router.NewInternalServerError("Anonymous sign-in is not set up: register the anonauth plugin", nil))
+	}
+	if err := guests.DeleteAnonymous(e); err != nil {
+		throw(v.rt, err)
+	}
+	if v.st != nil && e == v.st.e {
+		v.st.token = ""
+		v.refreshAuth(v.st)
+	}
+	return goja.Undefined()
 }
 
 // jsSignOut is signOut() for the page's request (or signOut(e)).

@@ -1,0 +1,390 @@
+package reliability
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite" // the driver PocketBase itself uses, to read pb_data directly
+)
+
+// The harness: build the binary once, start it on 127.0.0.1 with a private
+// workspace (pb_data, pb_migrations, empty pb_hooks), talk HTTP to it, kill
+// it with SIGKILL, open its database directly.
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	code, err := runMain(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reliability:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func runMain(m *testing.M) (int, error) {
+	if p := os.Getenv("POCKETGUEST_RELIABILITY_BIN"); p != "" {
+		binPath = p
+		return m.Run(), nil
+	}
+	dir, err := os.MkdirTemp("", "pocketguest-reliability-bin-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	// Not under /tmp's default name heuristics alone: --dev and
+	// --automigrate are passed explicitly anyway (a binary in a temp dir
+	// looks like `go run` to PocketBase and would default both to true).
+	binPath = filepath.Join(dir, "pocketguest")
+	cmd := exec.Command("go", "build", "-o", binPath, ".")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return m.Run(), nil
+}
+
+// workspace is the directory a server runs in: pb_data plus the folders
+// PocketBase reads next to it.
+type workspace struct {
+	dir, data, migrations, hooks, templates string
+}
+
+// shopMigration is the schema the crash and load suites use: carts (single
+// relation to users, cascade delete) and orders (relation emptied when the
+// user is deleted), both writable by their owner through the records API.
+const shopMigration = `/// <reference path="../pb_data/types.d.ts" />
+migrate((app) => {
+  const users = app.findCollectionByNameOrId("users")
+  app.save(new Collection({
+    type: "base",
+    name: "carts",
+    listRule: "owner = @request.auth.id",
+    viewRule: "owner = @request.auth.id",
+    createRule: "@request.auth.id != '' && owner = @request.auth.id",
+    fields: [
+      { type: "relation", name: "owner", collectionId: users.id, maxSelect: 1, required: true, cascadeDelete: true },
+      { type: "text", name: "items" },
+    ],
+    indexes: ["CREATE INDEX idx_carts_owner ON carts (owner)"],
+  }))
+  app.save(new Collection({
+    type: "base",
+    name: "orders",
+    listRule: "owner = @request.auth.id",
+    createRule: "@request.auth.id != '' && owner = @request.auth.id",
+    fields: [
+      { type: "relation", name: "owner", collectionId: users.id, maxSelect: 1, cascadeDelete: false },
+      { type: "number", name: "total" },
+    ],
+  }))
+}, (app) => {
+  app.delete(app.findCollectionByNameOrId("orders"))
+  app.delete(app.findCollectionByNameOrId("carts"))
+})
+`
+
+func newWorkspace(t testing.TB) *workspace {
+	t.Helper()
+	dir := t.TempDir()
+	ws := &workspace{
+		dir:        dir,
+		data:       filepath.Join(dir, "pb_data"),
+		migrations: filepath.Join(dir, "pb_migrations"),
+		hooks:      filepath.Join(dir, "pb_hooks"),
+		templates:  filepath.Join(dir, "templates"),
+	}
+	for _, d := range []string{ws.data, ws.migrations, ws.hooks} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(ws.migrations, "1700000000_shop.js"), []byte(shopMigration), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// childEnv is our environment without POCKETGUEST_* variables, which would
+// configure the server behind the test's back.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "POCKETGUEST_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// server is one running pocketguest process.
+type server struct {
+	t    testing.TB
+	ws   *workspace
+	addr string
+	cmd  *exec.Cmd
+	log  *lockedBuffer
+	done chan struct{}
+	http *http.Client
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *lockedBuffer) tail(n int) string {
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// start launches `pocketguest serve` without waiting for it.
+func start(t testing.TB, ws *workspace, extra ...string) *server {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	args := append([]string{
+		"serve",
+		"--http=" + addr,
+		"--dir=" + ws.data,
+		"--dev=false",
+		"--automigrate=false",
+		"--hooksWatch=false",
+		"--hooksDir=" + ws.hooks,
+		"--migrationsDir=" + ws.migrations,
+		"--templatesDir=" + ws.templates,
+		"--anonRateLimit=0",
+	}, extra...)
+	s := &server{
+		t:    t,
+		ws:   ws,
+		addr: addr,
+		cmd:  exec.Command(binPath, args...),
+		log:  &lockedBuffer{},
+		done: make(chan struct{}),
+		http: &http.Client{
+			Timeout: 30 * time.Second,
+			Transport: &http.Transport{
+				Proxy:               nil,
+				MaxIdleConns:        256,
+				MaxIdleConnsPerHost: 256,
+				IdleConnTimeout:     30 * time.Second,
+			},
+		},
+	}
+	s.cmd.Dir = ws.dir
+	s.cmd.Env = childEnv()
+	s.cmd.Stdout = s.log
+	s.cmd.Stderr = s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = s.cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() { s.kill() })
+	return s
+}
+
+// startHealthy starts a server and waits until /api/health answers.
+func startHealthy(t testing.TB, ws *workspace, extra ...string) *server {
+	t.Helper()
+	s := start(t, ws, extra...)
+	if err := s.waitHealthy(60 * time.Second); err != nil {
+		s.kill()
+		t.Fatalf("%v\n--- server log ---\n%s", err, s.log.tail(40))
+	}
+	return s
+}
+
+func (s *server) waitHealthy(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return errors.New("pocketguest exited during start-up")
+		default:
+		}
+		res, err := s.http.Get(s.url("/api/health"))
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("pocketguest not healthy on %s after %s", s.addr, timeout)
+}
+
+// kill sends SIGKILL (no shutdown hook, no final flush, no checkpoint) and
+// waits for the process to be gone.
+func (s *server) kill() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+	s.http.CloseIdleConnections()
+}
+
+func (s *server) url(path string) string { return "http://" + s.addr + path }
+
+// apiResult is one HTTP exchange.
+type apiResult struct {
+	status int
+	body   []byte
+	header http.Header
+	err    error // transport error (connection refused/reset after a kill)
+}
+
+func (r apiResult) decode(v any) error { return json.Unmarshal(r.body, v) }
+
+// call sends a JSON request. token, if set, goes in the Authorization header.
+func (s *server) call(method, path, token string, body any) apiResult {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return apiResult{err: err}
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.url(path), rd)
+	if err != nil {
+		return apiResult{err: err}
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	return s.do(req)
+}
+
+func (s *server) do(req *http.Request) apiResult {
+	res, err := s.http.Do(req)
+	if err != nil {
+		return apiResult{err: err}
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	return apiResult{status: res.StatusCode, body: raw, header: res.Header, err: err}
+}
+
+// authResponse is PocketBase's {token, record}.
+type authResponse struct {
+	Token  string `json:"token"`
+	Record struct {
+		Id          string `json:"id"`
+		Email       string `json:"email"`
+		IsAnonymous bool   `json:"isAnonymous"`
+	} `json:"record"`
+}
+
+// runCLI runs a one-off pocketguest command against the workspace's
+// pb_data and returns its combined output.
+func runCLI(ws *workspace, args ...string) ([]byte, error) {
+	cmd := exec.Command(binPath, append(args, "--dir="+ws.data, "--dev=false", "--automigrate=false",
+		"--hooksDir="+ws.hooks, "--migrationsDir="+ws.migrations, "--hooksWatch=false")...)
+	cmd.Dir = ws.dir
+	cmd.Env = childEnv()
+	return cmd.CombinedOutput()
+}
+
+// hasCommand reports whether the binary has a top-level command.
+func hasCommand(name string) bool {
+	out, _ := exec.Command(binPath, "--help").CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(line, "  ") && f[0] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// openDB opens pb_data/data.db with PocketBase's own driver and pragmas (a
+// killed server leaves a WAL behind; opening it replays it, as PocketBase's
+// next start would).
+func openDB(t testing.TB, ws *workspace) *sql.DB {
+	t.Helper()
+	dsn := "file:" + filepath.Join(ws.data, "data.db") +
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// queryStrings runs a query returning one string column.
+func queryStrings(t testing.TB, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.Query(query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func envInt(name string, fallback int) int {
+	if v := os.Getenv(name); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return fallback
+}
