@@ -54,16 +54,20 @@ func (p *Plugin) SignIn(e *core.RequestEvent, opts SignInOptions) (*AuthData, er
 	if err != nil {
 		return nil, err
 	}
+	return p.startSession(e, record)
+}
 
+// startSession issues record's token and sets the pb_auth cookie: the common
+// end of the Go/JS sign-in and upgrade (the HTTP endpoints go through
+// apis.RecordAuthResponse instead, whose hook does the same).
+func (p *Plugin) startSession(e *core.RequestEvent, record *core.Record) (*AuthData, error) {
 	token, err := p.NewToken(record)
 	if err != nil {
 		return nil, err
 	}
-
 	if err := SetAuthCookie(e, token, record); err != nil {
 		return nil, err
 	}
-
 	return &AuthData{Token: token, Record: record}, nil
 }
 

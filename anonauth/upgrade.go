@@ -40,16 +40,7 @@ func (p *Plugin) Upgrade(e *core.RequestEvent, in UpgradeInput) (*AuthData, erro
 	if err != nil {
 		return nil, err
 	}
-
-	token, err := p.NewToken(record)
-	if err != nil {
-		return nil, err
-	}
-	if err := SetAuthCookie(e, token, record); err != nil {
-		return nil, err
-	}
-
-	return &AuthData{Token: token, Record: record}, nil
+	return p.startSession(e, record)
 }
 
 // upgradeRecord does the upgrade without issuing a token (the HTTP handler
