@@ -50,15 +50,22 @@ type CleanupProgress struct {
 	Found      int // stale guests counted before the collection's run
 	Deleted    int
 	Skipped    int // converted, active or deleted meanwhile, or failed
+
+	// LongestBatch is the longest one batch transaction held the write
+	// lock (begin to commit): the most a sign-in waits for the cleanup.
+	LongestBatch time.Duration
 }
 
 // CleanupResult is the summary of a cleanup run (all collections).
 type CleanupResult struct {
-	Found   int `json:"found"`
-	Deleted int `json:"deleted"`
-	Skipped int `json:"skipped"`
-	DryRun  bool
-	Elapsed time.Duration
+	Found   int           `json:"found"`
+	Deleted int           `json:"deleted"`
+	Skipped int           `json:"skipped"`
+	DryRun  bool          `json:"dryRun"`
+	Elapsed time.Duration `json:"elapsed"`
+
+	// LongestBatch is the longest one batch transaction held the write lock.
+	LongestBatch time.Duration `json:"longestBatch"`
 }
 
 // registerCleanup schedules the cleanup job (it runs under serve only, as
@@ -89,10 +96,11 @@ func (p *Plugin) registerCleanup() error {
 }
 
 // Cleanup deletes the guests whose last activity (lastSeen) is older than
-// the max age, in batches of BatchSize, each in its own transaction: the
-// write lock is held for one batch at a time, so sign-ins queue for
-// milliseconds, never for the whole run. Safe while the server serves, from
-// the same process or another (the CLI).
+// the max age, in batches of BatchSize, each in its own transaction and
+// followed by a rest as long as the batch took: the cleanup holds SQLite's
+// write lock at most about half the time and one batch at a time, so
+// sign-ins wait milliseconds, never for the whole run. Safe while the server
+// serves, from the same process or another (the CLI).
 //
 // Inside each transaction every guest is read again and skipped unless it is
 // still anonymous, still stale and has no unwritten activity: a guest
@@ -151,6 +159,7 @@ func (p *Plugin) cleanup(ctx context.Context, opts CleanupOptions) (CleanupResul
 		res.Found += pr.Found
 		res.Deleted += pr.Deleted
 		res.Skipped += pr.Skipped
+		res.LongestBatch = max(res.LongestBatch, pr.LongestBatch)
 		if err != nil {
 			res.Elapsed = time.Since(start)
 			return res, err
@@ -220,13 +229,15 @@ func (p *Plugin) cleanupCollection(ctx context.Context, collection *core.Collect
 		}
 
 		batchStart := time.Now()
-		deleted, skipped, err := p.deleteStale(collection, ids, cutoff)
+		deleted, skipped, held, err := p.deleteStale(collection, ids, cutoff)
+		pr.LongestBatch = max(pr.LongestBatch, held)
 		if err != nil {
 			// Something in the batch failed (a hook, a relation): retry the
 			// guests one per transaction so only the failing one is skipped.
 			deleted, skipped = 0, 0
 			for _, id := range ids {
-				d, s, err := p.deleteStale(collection, []string{id}, cutoff)
+				d, s, held, err := p.deleteStale(collection, []string{id}, cutoff)
+				pr.LongestBatch = max(pr.LongestBatch, held)
 				if err != nil {
 					p.app.Logger().Error("anonauth: failed to delete a stale guest",
 						"recordId", id, "collection", collection.Name, "error", err)
@@ -251,16 +262,19 @@ func (p *Plugin) cleanupCollection(ctx context.Context, collection *core.Collect
 }
 
 // deleteStale deletes, in one transaction, those of ids that are still
-// stale guests. It returns how many were deleted and skipped.
-func (p *Plugin) deleteStale(collection *core.Collection, ids []string, cutoff types.DateTime) (deleted, skipped int, err error) {
+// stale guests. It returns how many were deleted and skipped, and how long
+// the transaction held the write lock.
+func (p *Plugin) deleteStale(collection *core.Collection, ids []string, cutoff types.DateTime) (deleted, skipped int, held time.Duration, err error) {
 	type gone struct {
 		record *core.Record
 		age    time.Duration
 	}
 	var done []gone
 	now := time.Now()
+	var begun time.Time
 
 	err = p.app.RunInTransaction(func(txApp core.App) error {
+		begun = time.Now() // the write connection is ours from here
 		done = done[:0]
 		skipped = 0
 		for _, id := range ids {
@@ -291,10 +305,13 @@ func (p *Plugin) deleteStale(collection *core.Collection, ids []string, cutoff t
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, 0, err
+	if !begun.IsZero() {
+		held = time.Since(begun)
 	}
-	return len(done), skipped, nil
+	if err != nil {
+		return 0, 0, held, err
+	}
+	return len(done), skipped, held, nil
 }
 
 // pruneEvents deletes anonymousEvents rows older than before, a thousand per

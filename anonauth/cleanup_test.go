@@ -276,8 +276,7 @@ func TestCleanupCommand(t *testing.T) {
 		t.Fatalf("dry run deleted records: %d -> %d", before, after)
 	}
 
-	// --max-age 1080h (45 days): only the 50-day-old guest is stale (the
-	// 45-day one sits on the boundary, a few ms younger than the cutoff).
+	// --max-age 1081h (45 days + 1h): only the 50-day-old guest is stale.
 	out, err = runCommand(t, p, "cleanup", "--max-age", "1081h", "--batch", "1")
 	if err != nil {
 		t.Fatal(err, out)

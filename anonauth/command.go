@@ -88,8 +88,8 @@ func (p *Plugin) cleanupCommand() *cobra.Command {
 				fmt.Fprintf(out, "dry run: found %d guests inactive for more than %s; nothing was deleted (%s)\n",
 					res.Found, maxAge, res.Elapsed.Round(time.Millisecond))
 			} else {
-				fmt.Fprintf(out, "found %d, deleted %d, skipped %d guests inactive for more than %s (%s)\n",
-					res.Found, res.Deleted, res.Skipped, maxAge, res.Elapsed.Round(time.Millisecond))
+				fmt.Fprintf(out, "found %d, deleted %d, skipped %d guests inactive for more than %s (%s, longest transaction %s)\n",
+					res.Found, res.Deleted, res.Skipped, maxAge, res.Elapsed.Round(time.Millisecond), res.LongestBatch.Round(time.Millisecond))
 			}
 			if err == context.Canceled {
 				return fmt.Errorf("interrupted; run it again to continue")

@@ -29,8 +29,9 @@ type load struct {
 	duration    time.Duration
 	transport   http.RoundTripper // nil: a plain keep-alive transport to 127.0.0.1
 	check       func(*vegeta.Result) error
-	stop        <-chan struct{}      // optional: end the attack early when closed
-	serverCPU   func() time.Duration // optional: the server's CPU time so far
+	stop        <-chan struct{}            // optional: end the attack early when closed
+	serverCPU   func() time.Duration       // optional: the server's CPU time so far
+	onMeasure   func(time.Duration) func() // optional: called as the measured attack starts; returns a wait
 }
 
 // stats is what one attack measured.
@@ -97,10 +98,15 @@ func (l load) run() stats {
 	if l.serverCPU != nil {
 		cpuBefore = l.serverCPU()
 	}
+	wait := func() {}
+	if l.onMeasure != nil {
+		wait = l.onMeasure(l.duration)
+	}
 	st := l.attack(client, l.duration, l.name)
 	if l.serverCPU != nil {
 		st.serverCPU = l.serverCPU() - cpuBefore
 	}
+	wait()
 	return st
 }
 

@@ -27,6 +27,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -45,6 +47,7 @@ type config struct {
 	CleanupMax  time.Duration // upper bound of the cleanup row
 	Bin         string        // prebuilt pocketguest binary (default: go build)
 	Keep        bool          // keep the temp dir (pb_data, server logs)
+	Profile     string        // write a server CPU profile per row into this dir
 	Quick       bool
 }
 
@@ -103,6 +106,7 @@ func parseFlags(args []string) (config, error) {
 	cleanupMax := fs.Duration("cleanup-max", def.CleanupMax, "upper bound of the cleanup row")
 	bin := fs.String("bin", "", "use this pocketguest binary instead of building the module root")
 	keep := fs.Bool("keep", false, "keep the temp dir (pb_data copies, server.log) and print its path")
+	profile := fs.String("profile", "", "write a CPU profile of the server for each row into this directory (`go tool pprof -top DIR/<row>.pprof`); the server is then built with a pprof listener on 127.0.0.1")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: go run ./bench [flags]\n\nLoad bench of PocketGuest's sign-in paths against stock PocketBase (127.0.0.1 only, rate limit off).\n\nFlags:")
 		fs.PrintDefaults()
@@ -139,6 +143,14 @@ func parseFlags(args []string) (config, error) {
 	cfg.Concurrency = *concurrency
 	cfg.Bin = *bin
 	cfg.Keep = *keep
+	cfg.Profile = *profile
+	if cfg.Profile != "" {
+		abs, err := filepath.Abs(cfg.Profile)
+		if err != nil {
+			return config{}, err
+		}
+		cfg.Profile = abs
+	}
 
 	if cfg.Concurrency < 1 || cfg.Duration <= 0 {
 		return config{}, fmt.Errorf("-concurrency must be ≥ 1 and -duration > 0")
@@ -187,13 +199,28 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 	}
 
 	logf("building pocketguest from %s", root)
-	bin, err := buildBinary(ctx, tmp, cfg.Bin)
+	if cfg.Profile != "" {
+		if cfg.Bin != "" {
+			return nil, fmt.Errorf("-profile needs the bench's own build: drop -bin")
+		}
+		if err := os.MkdirAll(cfg.Profile, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	bin, err := buildBinary(ctx, tmp, cfg.Bin, cfg.Profile != "")
 	if err != nil {
 		return nil, err
 	}
 
 	rep := newReport(cfg, bin)
 	b := &bench{cfg: cfg, bin: bin, tmp: tmp, fixtures: fixtures, logf: logf, rep: rep}
+	if cfg.Profile != "" {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		b.pprofAddr = "127.0.0.1:" + strconv.Itoa(port)
+	}
 
 	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.costGrowth, b.cleanup}
 	for _, step := range steps {
@@ -212,19 +239,21 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 
 // bench holds what the phases share.
 type bench struct {
-	cfg      config
-	bin      *binary
-	tmp      string
-	fixtures string
-	logf     func(string, ...any)
-	rep      *report
-	pristine string // pb_data after the first serve: migrated, isAnonymous added
+	cfg       config
+	bin       *binary
+	tmp       string
+	fixtures  string
+	logf      func(string, ...any)
+	rep       *report
+	pristine  string // pb_data after the first serve: migrated, isAnonymous added
+	pprofAddr string // the servers' pprof listener with -profile
 }
 
 // dirs returns fresh server directories under tmp/name, with pb_data copied
 // from the pristine one.
 func (b *bench) dirs(name string) (serverDirs, error) {
 	d := serverDirs{
+		pprofAddr:  b.pprofAddr,
 		data:       filepath.Join(b.tmp, name, "pb_data"),
 		hooks:      filepath.Join(b.fixtures, "pb_hooks"),
 		templates:  filepath.Join(b.fixtures, "templates"),
@@ -267,5 +296,40 @@ func (b *bench) preparePristine(ctx context.Context) error {
 func (b *bench) removeRun(name string) {
 	if !b.cfg.Keep {
 		os.RemoveAll(filepath.Join(b.tmp, name))
+	}
+}
+
+// profiler returns a load.onMeasure that, with -profile, records a CPU
+// profile of the server over the measured attack into DIR/<file>.pprof.
+func (b *bench) profiler(file string) func(time.Duration) func() {
+	if b.cfg.Profile == "" {
+		return nil
+	}
+	return func(d time.Duration) func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			secs := max(1, int(d.Round(time.Second)/time.Second))
+			u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.pprofAddr, secs)
+			client := &http.Client{Transport: newTransport(1), Timeout: d + 30*time.Second}
+			resp, err := client.Get(u)
+			if err != nil {
+				b.logf("  profile %s: %v", file, err)
+				return
+			}
+			defer resp.Body.Close()
+			data, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.logf("  profile %s: status %d %v", file, resp.StatusCode, err)
+				return
+			}
+			path := filepath.Join(b.cfg.Profile, file+".pprof")
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				b.logf("  profile %s: %v", file, err)
+				return
+			}
+			b.logf("  wrote %s", path)
+		}()
+		return func() { <-done }
 	}
 }

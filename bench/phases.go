@@ -73,6 +73,7 @@ func (b *bench) signInPaths(ctx context.Context) error {
 		l := r.load
 		l.name, l.concurrency, l.warmup, l.duration = r.row.label, b.cfg.Concurrency, b.cfg.Warmup, b.cfg.Duration
 		l.serverCPU = s.cpuTime
+		l.onMeasure = b.profiler(fmt.Sprintf("path%s", r.row.label[:1]))
 		r.row.st = l.run()
 		r.row.ran = true
 		b.logf("  %s", r.row.st.summary())
@@ -161,7 +162,7 @@ func (b *bench) costGrowth(ctx context.Context) error {
 		row.st = load{
 			name: row.label(), target: target(s, http.MethodPost, endpointPath), check: checkAuthJSON,
 			concurrency: b.cfg.Concurrency, warmup: b.cfg.Warmup, duration: b.cfg.Duration,
-			serverCPU: s.cpuTime,
+			serverCPU: s.cpuTime, onMeasure: b.profiler(fmt.Sprintf("growth-%d", n)),
 		}.run()
 		row.ran = true
 		b.logf("  %s", row.st.summary())

@@ -47,7 +47,6 @@ type cleanupRow struct {
 	seedTime    time.Duration
 	took        time.Duration
 	deleted     int
-	output      string
 	st          stats
 }
 
@@ -131,7 +130,7 @@ func (r *report) print(w io.Writer) {
 	}
 
 	c := r.cleanup
-	fmt.Fprintf(w, "\nCleanup of %s stale guests (90 days old, --max-age %s) while sign-ins run\n", count(c.guests), cleanupMaxAge)
+	fmt.Fprintf(w, "\nCleanup of %s stale guests (last seen 90 days ago; the server's %s job, --anonMaxAge 720h) while sign-ins run\n", count(c.guests), cleanupJobId)
 	switch {
 	case !c.ran:
 		fmt.Fprintf(w, "  not available: %s\n", orSkipped(c.unavailable))
@@ -140,7 +139,7 @@ func (r *report) print(w io.Writer) {
 		if c.took > 0 {
 			rate = float64(c.deleted) / c.took.Seconds()
 		}
-		fmt.Fprintf(w, "  cleanup:  %s of %s deleted in %s (%s guests/s)\n", count(c.deleted), count(c.guests), fmtDur(c.took), fmtRate(rate))
+		fmt.Fprintf(w, "  cleanup:  %s of %s deleted in %s (%s guests/s, from POST /api/crons/%s to the last row gone)\n", count(c.deleted), count(c.guests), fmtDur(c.took), fmtRate(rate), cleanupJobId)
 		fmt.Fprintf(w, "  sign-ins meanwhile: %s/s, p50 %s, p99 %s, errors %s, server CPU %s/sign-in (incl. the cleanup's share of the server)\n", fmtRate(c.st.rate()), fmtDur(c.st.p50), fmtDur(c.st.p99), fmtErrors(c.st), fmtCPU(c.st.cpuPerOK()))
 		if c.failed != "" {
 			fmt.Fprintf(w, "  cleanup FAILED: %s\n", firstLine(c.failed))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -30,7 +32,6 @@ const (
 type binary struct {
 	path  string
 	flags map[string]bool // serve flags it knows (templatesDir may not exist yet)
-	cmds  map[string]bool // top-level commands it knows (anonymous, superuser, ...)
 }
 
 // moduleRoot finds the directory of the go.mod that contains the bench, so
@@ -49,8 +50,12 @@ func moduleRoot() (string, error) {
 }
 
 // buildBinary compiles the module root (the pocketguest command) into dir,
-// or takes a prebuilt one, and asks it which flags and commands it has.
-func buildBinary(ctx context.Context, dir, prebuilt string) (*binary, error) {
+// or takes a prebuilt one, and asks it which serve flags it has.
+//
+// With profile, the build gets bench/fixtures/pprof/pprof_main.go.txt added
+// to package main through `go build -overlay` (the sources are untouched):
+// a net/http/pprof listener on $BENCH_PPROF_ADDR (127.0.0.1 only).
+func buildBinary(ctx context.Context, dir, prebuilt string, profile bool) (*binary, error) {
 	path := prebuilt
 	if path == "" {
 		root, err := moduleRoot()
@@ -58,14 +63,22 @@ func buildBinary(ctx context.Context, dir, prebuilt string) (*binary, error) {
 			return nil, err
 		}
 		path = filepath.Join(dir, "pocketguest")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", path, ".")
+		args := []string{"build", "-o", path}
+		if profile {
+			overlay, err := pprofOverlay(root, dir)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, "-overlay", overlay)
+		}
+		cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("go build %s: %w\n%s", root, err, out)
 		}
 	}
 
-	bin := &binary{path: path, flags: map[string]bool{}, cmds: map[string]bool{}}
+	bin := &binary{path: path, flags: map[string]bool{}}
 
 	help, _ := exec.CommandContext(ctx, path, "serve", "--help").CombinedOutput()
 	for _, f := range []string{"templatesDir", "hooksDir", "anonRateLimit", "migrationsDir", "hooksWatch", "automigrate"} {
@@ -75,14 +88,20 @@ func buildBinary(ctx context.Context, dir, prebuilt string) (*binary, error) {
 		return nil, fmt.Errorf("%s has no --anonRateLimit flag: the bench needs it to switch rate limiting off", path)
 	}
 
-	top, _ := exec.CommandContext(ctx, path, "--help").CombinedOutput()
-	for _, line := range strings.Split(string(top), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(line, "  ") {
-			bin.cmds[f[0]] = true
-		}
-	}
-
 	return bin, nil
+}
+
+// pprofOverlay writes the go build -overlay file that adds the pprof
+// listener to package main.
+func pprofOverlay(root, dir string) (string, error) {
+	data, err := json.Marshal(map[string]any{"Replace": map[string]string{
+		filepath.Join(root, "zz_bench_pprof.go"): filepath.Join(root, "bench", "fixtures", "pprof", "pprof_main.go.txt"),
+	}})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "pprof-overlay.json")
+	return path, os.WriteFile(path, data, 0o644)
 }
 
 // server is one running pocketguest process.
@@ -93,11 +112,15 @@ type server struct {
 	cmd     *exec.Cmd
 	log     *os.File
 	done    chan error
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // serverDirs are the directories a server is started with.
 type serverDirs struct {
 	data, hooks, templates, migrations string
+	pprofAddr                          string // BENCH_PPROF_ADDR for a -profile build ("" = none)
 }
 
 // startServer runs `pocketguest serve` on a free 127.0.0.1 port and waits
@@ -114,6 +137,9 @@ func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, er
 		"--http=" + addr,
 		"--dir=" + dirs.data,
 		"--anonRateLimit=0", // the bench measures sign-ins, not the limiter
+		// PocketBase turns dev mode (every SQL statement logged) on for
+		// binaries under the temp dir, where the bench builds this one.
+		"--dev=false",
 	}
 	if bin.flags["hooksDir"] {
 		args = append(args, "--hooksDir="+dirs.hooks)
@@ -140,6 +166,9 @@ func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, er
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.Env = benchEnv()
+	if dirs.pprofAddr != "" {
+		cmd.Env = append(cmd.Env, "BENCH_PPROF_ADDR="+dirs.pprofAddr)
+	}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, err
@@ -221,24 +250,27 @@ func (s *server) waitHealthy(ctx context.Context, timeout time.Duration) error {
 }
 
 // stop asks the server to shut down (SIGINT, as Ctrl-C: PocketBase closes
-// its databases cleanly) and kills it if it does not within 15s.
+// its databases cleanly) and kills it if it does not within 15s. It may be
+// called more than once.
 func (s *server) stop() error {
-	defer s.log.Close()
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-		return nil
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-		return errors.New("pocketguest did not stop within 15s and was killed")
-	}
+	s.stopOnce.Do(func() {
+		defer s.log.Close()
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.done:
+		case <-time.After(15 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+			s.stopErr = errors.New("pocketguest did not stop within 15s and was killed")
+		}
+	})
+	return s.stopErr
 }
 
 // run runs a one-off pocketguest command (superuser upsert, anonymous
-// cleanup) against dataDir and returns its combined output.
+// ...) against dataDir and returns its combined output.
 func (b *binary) run(ctx context.Context, dataDir string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, b.path, append(args, "--dir="+dataDir)...)
+	cmd := exec.CommandContext(ctx, b.path, append(args, "--dir="+dataDir, "--dev=false")...)
 	cmd.Env = benchEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -85,6 +85,7 @@ func (p *plugin) newPages() (*pages, error) {
 		// The same bindings as PocketBase's pb_hooks executors, so pages
 		// see exactly the globals hooks see.
 		vm := goja.New()
+		vm.SetMaxCallStackSize(maxCallStackSize)
 		requireRegistry.Enable(vm)
 		console.Enable(vm)
 		process.Enable(vm)
@@ -197,6 +198,15 @@ func (p *plugin) checkSameOrigin(r *http.Request) error {
 func isReserved(p string) bool {
 	return p == "/api" || strings.HasPrefix(p, "/api/") || p == "/_" || strings.HasPrefix(p, "/_/")
 }
+
+// maxCallStackSize bounds the JS call depth of a page VM (a RangeError
+// beyond it, as in browsers, whose limit is ~10k). goja has no limit by
+// default: a page recursing through native calls (function g() {
+// [1].map(g) }) grew the Go stack for the whole render limit and then took
+// ~20 s to unwind (found by jsvm/fuzz_pages_test.go); at this depth it
+// fails in milliseconds. Templates, includes and layouts use a few frames
+// per level, so real pages stay far below it.
+const maxCallStackSize = 2000
 
 // nativeRecheck is how soon an expired render deadline is checked again
 // while the page is inside a Go call.

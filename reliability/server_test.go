@@ -80,6 +80,7 @@ migrate((app) => {
     fields: [
       { type: "relation", name: "owner", collectionId: users.id, maxSelect: 1, required: true, cascadeDelete: true },
       { type: "text", name: "items" },
+      { type: "autodate", name: "created", onCreate: true },
     ],
     indexes: ["CREATE INDEX idx_carts_owner ON carts (owner)"],
   }))
@@ -91,6 +92,7 @@ migrate((app) => {
     fields: [
       { type: "relation", name: "owner", collectionId: users.id, maxSelect: 1, cascadeDelete: false },
       { type: "number", name: "total" },
+      { type: "autodate", name: "created", onCreate: true },
     ],
   }))
 }, (app) => {
