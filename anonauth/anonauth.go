@@ -239,7 +239,7 @@ func Register(app core.App, config Config) (*Plugin, error) {
 	p.registerOAuth2()
 	p.registerRoutes()
 	p.registerFastPath()
-	// p.registerRelationGuard() // relguard.go: no record written pointing at a deleted guest
+	p.registerRelationGuard() // relguard.go: no record written pointing at a deleted guest
 	p.registerActivity()
 	if err := p.registerCleanup(); err != nil {
 		return nil, fmt.Errorf("anonauth: %w", err)

@@ -24,17 +24,33 @@ const (
 // A failure to write the row is logged, never returned: the audit must not
 // undo the user's action (the log line still records it).
 func (p *Plugin) audit(app core.App, event string, record *core.Record, attrs ...any) {
+	p.auditLog(app, event, record, attrs...)
+	p.auditPersist(app, event, record)
+}
+
+// auditLog writes the log line of an event (PocketBase's logs).
+//
+// Bulk paths (the cleanup) call it after their commit: every 200th line
+// makes PocketBase's log handler write the batch to the auxiliary database
+// synchronously, which must not happen while the data database's only
+// write lock is held.
+func (p *Plugin) auditLog(app core.App, event string, record *core.Record, attrs ...any) {
 	args := append([]any{
 		slog.String("event", event),
 		slog.String("recordId", record.Id),
 		slog.String("collection", record.Collection().Name),
 	}, attrs...)
 	app.Logger().Info(event, args...)
+}
 
-	if persistedEvents[event] {
-		if err := persistEvent(app, event, record); err != nil {
-			app.Logger().Error("anonauth: failed to persist the audit event",
-				"event", event, "recordId", record.Id, "error", err)
-		}
+// auditPersist writes the anonymousEvents row of a converted, merged or
+// deleted event (a no-op for other events), through app (the transaction).
+func (p *Plugin) auditPersist(app core.App, event string, record *core.Record) {
+	if !persistedEvents[event] {
+		return
+	}
+	if err := persistEvent(app, event, record); err != nil {
+		app.Logger().Error("anonauth: failed to persist the audit event",
+			"event", event, "recordId", record.Id, "error", err)
 	}
 }

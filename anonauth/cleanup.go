@@ -294,14 +294,10 @@ func (p *Plugin) deleteStale(collection *core.Collection, ids []string, cutoff t
 			}
 			done = append(done, gone{record, now.Sub(lastSeen.Time()).Round(time.Second)})
 		}
-		// Audited once every delete of the batch succeeded, so a batch that
-		// rolls back leaves no log line claiming a deletion.
+		// The event rows commit with the deletes; the log lines follow the
+		// commit (see auditLog), so a batch that rolls back logs nothing.
 		for _, g := range done {
-			p.audit(txApp, AuditDeleted, g.record,
-				"reason", "cleanup",
-				"age", g.age.String(),
-				"lastSeen", g.record.GetDateTime(FieldLastSeen).String(),
-			)
+			p.auditPersist(txApp, AuditDeleted, g.record)
 		}
 		return nil
 	})
@@ -310,6 +306,13 @@ func (p *Plugin) deleteStale(collection *core.Collection, ids []string, cutoff t
 	}
 	if err != nil {
 		return 0, 0, held, err
+	}
+	for _, g := range done {
+		p.auditLog(p.app, AuditDeleted, g.record,
+			"reason", "cleanup",
+			"age", g.age.String(),
+			"lastSeen", g.record.GetDateTime(FieldLastSeen).String(),
+		)
 	}
 	return len(done), skipped, held, nil
 }

@@ -17,11 +17,11 @@ import (
 // validates the record, with a read outside the write that follows
 // (core.RelationField.ValidateValue). Guests are deleted all the time
 // (self-delete, merge, cleanup), usually while their own requests are still
-// in flight: a "add to cart" validated a moment before the guest's delete
+// in flight: an "add to cart" validated a moment before the guest's delete
 // commits is inserted a moment after it, and the delete's cascade has
 // already run. The cart then points at a deleted guest forever (found by
-// reliability/crash_test.go: ~1 cart in a few thousand under concurrent
-// deletes). The same race turns a merge's "re-point everything" into a
+// reliability/crash_test.go: one such cart in most runs of a few hundred
+// carts under concurrent deletes). The same race turns a merge's "re-point everything" into a
 // record left behind on the deleted guest.
 //
 // What: for a record with relation values into an enabled guest collection,

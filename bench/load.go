@@ -41,6 +41,29 @@ type stats struct {
 	p50, p99   time.Duration
 	firstError string
 	serverCPU  time.Duration // CPU the server used during the attack (0: unknown)
+	benchCPU   time.Duration // CPU the bench (load generator) used
+	otherCPU   time.Duration // CPU every other process of the machine used
+}
+
+// aloneRate estimates sign-ins/s had the server and the bench had the
+// machine to themselves: all cores divided by the CPU both spent per
+// sign-in. It assumes the row is CPU-bound (true for rows 1-3, whose
+// writes are short); it is an estimate, printed as one.
+func (s stats) aloneRate(cores int) float64 {
+	per := s.serverCPU + s.benchCPU
+	if s.ok == 0 || per <= 0 || s.serverCPU <= 0 {
+		return 0
+	}
+	return float64(cores) * float64(s.ok) / per.Seconds()
+}
+
+// otherCores is the average number of cores other processes kept busy
+// during the attack: the noise the row was measured in.
+func (s stats) otherCores() float64 {
+	if s.elapsed <= 0 {
+		return 0
+	}
+	return s.otherCPU.Seconds() / s.elapsed.Seconds()
 }
 
 // cpuPerOK is the server's CPU time per successful sign-in.
@@ -94,17 +117,19 @@ func (l load) run() stats {
 	if l.warmup > 0 {
 		l.attack(client, l.warmup, "warmup")
 	}
-	var cpuBefore time.Duration
-	if l.serverCPU != nil {
-		cpuBefore = l.serverCPU()
-	}
 	wait := func() {}
 	if l.onMeasure != nil {
 		wait = l.onMeasure(l.duration)
 	}
+	before := takeSnapshot(l.serverCPU)
 	st := l.attack(client, l.duration, l.name)
+	after := takeSnapshot(l.serverCPU)
 	if l.serverCPU != nil {
-		st.serverCPU = l.serverCPU() - cpuBefore
+		st.serverCPU = after.server - before.server
+	}
+	st.benchCPU = after.self - before.self
+	if after.machine > 0 {
+		st.otherCPU = max(0, (after.machine-before.machine)-st.serverCPU-st.benchCPU)
 	}
 	wait()
 	return st

@@ -16,7 +16,7 @@
 //
 // Usage (from the repository root):
 //
-//	go run ./bench                  # the full bench, ~3 minutes on 2 cores
+//	go run ./bench                  # the full bench, ~4 minutes on 2 cores
 //	go run ./bench -quick           # a few seconds: proves the bench works
 //	go run ./bench -duration 20s -concurrency 32 -rows 0,1000000
 //
@@ -53,12 +53,12 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		Duration:    10 * time.Second,
+		Duration:    8 * time.Second,
 		Warmup:      time.Second,
 		Concurrency: 16,
 		Rows:        []int{0, 100_000, 1_000_000},
 		Cleanup:     100_000,
-		CleanupMax:  90 * time.Second,
+		CleanupMax:  180 * time.Second,
 	}
 }
 
@@ -220,6 +220,7 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 			return nil, err
 		}
 		b.pprofAddr = "127.0.0.1:" + strconv.Itoa(port)
+		logf("servers serve net/http/pprof on http://%s/debug/pprof/", b.pprofAddr)
 	}
 
 	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.costGrowth, b.cleanup}

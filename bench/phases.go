@@ -175,5 +175,5 @@ func (b *bench) costGrowth(ctx context.Context) error {
 }
 
 func (s stats) summary() string {
-	return fmt.Sprintf("%d ok, %d errors, %.0f/s, p50 %s, p99 %s, server CPU %s/sign-in", s.ok, s.errors, s.rate(), fmtDur(s.p50), fmtDur(s.p99), fmtCPU(s.cpuPerOK()))
+	return fmt.Sprintf("%d ok, %d errors, %.0f/s, p50 %s, p99 %s, server CPU %s/sign-in, other processes %.2f cores", s.ok, s.errors, s.rate(), fmtDur(s.p50), fmtDur(s.p99), fmtCPU(s.cpuPerOK()), s.otherCores())
 }

@@ -85,7 +85,7 @@ func (r *report) print(w io.Writer) {
 	}
 
 	fmt.Fprintf(w, "\nSign-in paths (one server, one run; ratio = sign-ins/s vs row 4)\n")
-	fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s\n", "path", "sign-ins/s", "p50", "p99", "errors", "vs 4", "CPU/op")
+	fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s %6s %10s\n", "path", "sign-ins/s", "p50", "p99", "errors", "vs 4", "CPU/op", "other", "est.alone")
 	base := r.paths[3]
 	for _, row := range r.paths {
 		if !row.ran {
@@ -96,16 +96,19 @@ func (r *report) print(w io.Writer) {
 		if row.label != base.label && base.ran && base.st.rate() > 0 {
 			ratio = fmt.Sprintf("%.0f×", row.st.rate()/base.st.rate())
 		}
-		fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s\n", row.label, fmtRate(row.st.rate()), fmtDur(row.st.p50), fmtDur(row.st.p99), fmtErrors(row.st), ratio, fmtCPU(row.st.cpuPerOK()))
+		fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s %6.2f %10s\n", row.label, fmtRate(row.st.rate()), fmtDur(row.st.p50), fmtDur(row.st.p99), fmtErrors(row.st), ratio, fmtCPU(row.st.cpuPerOK()), row.st.otherCores(), fmtEst(row.st.aloneRate(runtime.NumCPU())))
 	}
 	fmt.Fprintf(w, "  CPU/op = the server process's CPU time (user+sys, /proc) per successful sign-in: immune to how the\n")
-	fmt.Fprintf(w, "  load generator and other processes share the cores.\n")
+	fmt.Fprintf(w, "  load generator and other processes share the cores. other = cores kept busy by processes other than\n")
+	fmt.Fprintf(w, "  the server and the bench during the row (a shared machine's noise; ~0 on a quiet one). est.alone = an\n")
+	fmt.Fprintf(w, "  CEILING ESTIMATE, not a measurement: all %d cores / (server + bench CPU per sign-in), what the row would reach\n", runtime.NumCPU())
+	fmt.Fprintf(w, "  with the machine to itself if it stays CPU-bound.\n")
 	fmt.Fprintf(w, "  row 4 is two client requests per sign-in (POST /api/collections/users/records with a random email and\n")
 	fmt.Fprintf(w, "  password, then POST .../auth-with-password), timed together; both hash or check a bcrypt password.\n")
 
 	if len(r.growth) > 0 {
 		fmt.Fprintf(w, "\nCost growth: endpoint with existing guests (fresh server per row; seeded by SQL while stopped)\n")
-		fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s %9s\n", "existing guests", "seeded in", "sign-ins/s", "p50", "p99", "errors", "vs empty", "CPU/op")
+		fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s %9s %6s %10s\n", "existing guests", "seeded in", "sign-ins/s", "p50", "p99", "errors", "vs empty", "CPU/op", "other", "est.alone")
 		var empty float64
 		for _, g := range r.growth {
 			if g.guests == 0 && g.ran {
@@ -125,7 +128,7 @@ func (r *report) print(w io.Writer) {
 			if g.guests > 0 {
 				seeded = fmtDur(g.seedTime)
 			}
-			fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s %9s\n", count(g.guests), seeded, fmtRate(g.st.rate()), fmtDur(g.st.p50), fmtDur(g.st.p99), fmtErrors(g.st), vs, fmtCPU(g.st.cpuPerOK()))
+			fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s %9s %6.2f %10s\n", count(g.guests), seeded, fmtRate(g.st.rate()), fmtDur(g.st.p50), fmtDur(g.st.p99), fmtErrors(g.st), vs, fmtCPU(g.st.cpuPerOK()), g.st.otherCores(), fmtEst(g.st.aloneRate(runtime.NumCPU())))
 		}
 	}
 
@@ -140,7 +143,7 @@ func (r *report) print(w io.Writer) {
 			rate = float64(c.deleted) / c.took.Seconds()
 		}
 		fmt.Fprintf(w, "  cleanup:  %s of %s deleted in %s (%s guests/s, from POST /api/crons/%s to the last row gone)\n", count(c.deleted), count(c.guests), fmtDur(c.took), fmtRate(rate), cleanupJobId)
-		fmt.Fprintf(w, "  sign-ins meanwhile: %s/s, p50 %s, p99 %s, errors %s, server CPU %s/sign-in (incl. the cleanup's share of the server)\n", fmtRate(c.st.rate()), fmtDur(c.st.p50), fmtDur(c.st.p99), fmtErrors(c.st), fmtCPU(c.st.cpuPerOK()))
+		fmt.Fprintf(w, "  sign-ins meanwhile: %s/s, p50 %s, p99 %s, errors %s, server CPU %s/sign-in (incl. the cleanup's share), other %.2f cores\n", fmtRate(c.st.rate()), fmtDur(c.st.p50), fmtDur(c.st.p99), fmtErrors(c.st), fmtCPU(c.st.cpuPerOK()), c.st.otherCores())
 		if c.failed != "" {
 			fmt.Fprintf(w, "  cleanup FAILED: %s\n", firstLine(c.failed))
 		}
@@ -221,6 +224,13 @@ func firstLine(s string) string {
 
 func fmtErrors(s stats) string {
 	return fmt.Sprintf("%d/%s", s.errors, count(s.ok+s.errors))
+}
+
+func fmtEst(r float64) string {
+	if r <= 0 {
+		return "-"
+	}
+	return "~" + fmtRate(r)
 }
 
 func fmtCPU(d time.Duration) string {

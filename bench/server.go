@@ -198,27 +198,10 @@ func benchEnv() []string {
 }
 
 // cpuTime is the CPU time (user + system) the server process has used so
-// far, from /proc (0 where there is none). It tells the server's cost per
-// sign-in apart from the load generator's on the same cores.
+// far (0 where there is no /proc). It tells the server's cost per sign-in
+// apart from the load generator's on the same cores.
 func (s *server) cpuTime() time.Duration {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the ")" that ends the command name: state is field 3,
-	// utime and stime are fields 14 and 15 (1-based), in clock ticks.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(string(data[i+1:]))
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+	return processCPU(strconv.Itoa(s.cmd.Process.Pid))
 }
 
 func (s *server) url(path string) string {

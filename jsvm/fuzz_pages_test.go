@@ -172,3 +172,33 @@ func TestRunawayTemplatesAreStopped(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPageBody: a page reading body() answers any POST body with a 2xx or
+// a clean 4xx (body() throws PocketBase's 400 for an unreadable body, and
+// the page keeps that status), never a 5xx.
+func FuzzPageBody(f *testing.F) {
+	dir := f.TempDir()
+	writeTree(f, dir, map[string]string{
+		"form.ejs": "<% const f = body() %>fields=<%= Object.keys(f || {}).length %>",
+	})
+	s := newServer(f, testOptions{templatesDir: dir})
+	for _, seed := range [][2]string{
+		{"application/json", `{"a":1}`}, {"application/json", `{`}, {"application/json", `[]`}, {"application/json", `null`},
+		{"application/json", "\xff\xfe"}, {"application/json", strings.Repeat("[", 100_000)},
+		{"application/x-www-form-urlencoded", "a=1&b=%ZZ"}, {"application/x-www-form-urlencoded", strings.Repeat("a=b&", 20_000)},
+		{"multipart/form-data; boundary=x", "garbage"}, {"multipart/form-data", "--\r\n"}, {"text/plain", "hello"}, {"", "x"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/form", strings.NewReader(body))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		rec := httptest.NewRecorder()
+		s.mux.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("POST /form %q %.100q: %d %.300s", contentType, body, rec.Code, rec.Body.String())
+		}
+	})
+}

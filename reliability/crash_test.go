@@ -85,7 +85,6 @@ func TestCrashRecovery(t *testing.T) {
 			if err := cli.Start(); err != nil {
 				t.Fatal(err)
 			}
-			m.cleanupRan()
 			go func() { cliDone <- cli.Wait() }()
 			// Killed on its own schedule, usually mid-run (it sleeps between
 			// its small batches).
@@ -164,13 +163,10 @@ type crashStats struct {
 
 // model is what the clients were told: the acknowledged state.
 type model struct {
-	mu       sync.Mutex
-	accounts []account
-	guests   []*guest // every guest ever signed in
-	live     []*guest // guests to pick from
-	// cleanupEpoch increases when a cleanup process starts: a live guest
-	// created before may have been cleaned.
-	cleanupEpoch     int
+	mu               sync.Mutex
+	accounts         []account
+	guests           []*guest // every guest ever signed in
+	live             []*guest // guests to pick from
 	firstServerError string
 }
 
@@ -178,7 +174,6 @@ type account struct{ id, email, password string }
 
 type guest struct {
 	id, token string
-	epoch     int // cleanupEpoch at sign-in
 
 	// acknowledged outcome ("" while live)
 	outcome    string   // "converted", "merged", "deleted"
@@ -189,12 +184,6 @@ type guest struct {
 }
 
 func newModel() *model { return &model{} }
-
-func (m *model) cleanupRan() {
-	m.mu.Lock()
-	m.cleanupEpoch++
-	m.mu.Unlock()
-}
 
 func (m *model) createAccounts(t testing.TB, s *server, n int) {
 	for i := 0; i < n; i++ {
@@ -264,7 +253,7 @@ func (m *model) work(s *server, rng *rand.Rand, stop <-chan struct{}, st *crashS
 			if res.status == http.StatusOK && res.decode(&auth) == nil {
 				st.signIns.Add(1)
 				m.mu.Lock()
-				g := &guest{id: auth.Record.Id, token: auth.Token, epoch: m.cleanupEpoch}
+				g := &guest{id: auth.Record.Id, token: auth.Token}
 				m.guests = append(m.guests, g)
 				m.live = append(m.live, g)
 				m.mu.Unlock()
@@ -467,9 +456,9 @@ func checkInvariants(t *testing.T, ws *workspace, m *model, it int, when string)
 		}
 	}
 
-	cartOwner := func(id string) (string, bool) {
+	ownerIn := func(collection, id string) (string, bool) {
 		var owner string
-		err := db.QueryRow(`SELECT owner FROM carts WHERE id = ?`, id).Scan(&owner)
+		err := db.QueryRow(`SELECT owner FROM `+collection+` WHERE id = ?`, id).Scan(&owner)
 		if err == sql.ErrNoRows {
 			return "", false
 		}
@@ -478,10 +467,26 @@ func checkInvariants(t *testing.T, ws *workspace, m *model, it int, when string)
 		}
 		return owner, true
 	}
+	cartOwner := func(id string) (string, bool) { return ownerIn("carts", id) }
+	// Orders are kept when their owner is deleted (the relation is emptied).
+	checkOrders := func(g *guest, want func(owner string) bool) {
+		for _, o := range g.orders {
+			if owner, ok := ownerIn("orders", o); !ok || !want(owner) {
+				fail("order %s of guest %s (%s): owner %q exists=%v", o, g.id, g.outcome, owner, ok)
+			}
+		}
+	}
 
 	// Everything acknowledged is there.
 	m.mu.Lock()
 	defer m.mu.Unlock()
+
+	// The next iteration only picks guests that are still guests (the
+	// cleanup or a request in flight at the kill may have ended them).
+	m.live = slices.DeleteFunc(m.live, func(g *guest) bool {
+		u, ok := users[g.id]
+		return !ok || !u.anonymous
+	})
 	for _, a := range m.accounts {
 		if u, ok := users[a.id]; !ok || u.anonymous || u.email != a.email {
 			fail("account %s lost or changed: %+v", a.id, u)
@@ -500,6 +505,7 @@ func checkInvariants(t *testing.T, ws *workspace, m *model, it int, when string)
 					fail("cart %s of upgraded %s: owner %q exists=%v", c, g.id, owner, ok)
 				}
 			}
+			checkOrders(g, func(owner string) bool { return owner == g.id })
 		case "merged", "deleted":
 			if exists && g.outcome == "merged" && !u.anonymous && evs["anonymous.converted"] == 1 {
 				continue // a concurrent upgrade won; the sign-in stood without a merge
@@ -513,6 +519,11 @@ func checkInvariants(t *testing.T, ws *workspace, m *model, it int, when string)
 			merged := evs["anonymous.merged"] == 1
 			if g.outcome == "deleted" && merged {
 				fail("acknowledged self-delete of %s, but the audit says merged", g.id)
+			}
+			if merged && g.outcome == "merged" {
+				checkOrders(g, func(owner string) bool { return slices.Contains(g.mergedInto, owner) })
+			} else if !merged {
+				checkOrders(g, func(owner string) bool { return owner == "" })
 			}
 			for _, c := range g.carts {
 				owner, ok := cartOwner(c)
