@@ -110,7 +110,7 @@ func TestCookieSession(t *testing.T) {
 			ExpectedEvents:  map[string]int{"OnRecordAuthRequest": 1},
 		}, cfg),
 		cookieScenario(tests.ApiScenario{
-			Name:           "a safe method from another site is not blocked (navigation keeps the session)",
+			Name:            "a safe method from another site is not blocked (navigation keeps the session)",
 			Method:          http.MethodGet,
 			URL:             "/whoami",
 			Headers:         map[string]string{"Sec-Fetch-Site": "cross-site"},

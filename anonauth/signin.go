@@ -3,8 +3,8 @@ package anonauth
 import (
 	"errors"
 
-	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/golang-jwt/jwt/v5"
+	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/security"
 )

@@ -152,10 +152,10 @@ func TestAuthAnonymously(t *testing.T) {
 			ExpectedEvents:  map[string]int{"*": 0},
 		},
 		{
-			Name:            "a signed-in full account is refused (no silent account switch)",
-			Method:          http.MethodPost,
-			URL:             signInURL,
-			TestAppFactory:  appFactory(cfg),
+			Name:           "a signed-in full account is refused (no silent account switch)",
+			Method:         http.MethodPost,
+			URL:            signInURL,
+			TestAppFactory: appFactory(cfg),
 			BeforeTestFunc: func(t testing.TB, app *tests.TestApp, e *core.ServeEvent) {
 				_, token := userToken(t, app, "test@example.com")
 				withAuthHeader(e, token)

@@ -58,7 +58,7 @@ func defaultConfig() config {
 		Concurrency: 16,
 		Rows:        []int{0, 100_000, 1_000_000},
 		Cleanup:     100_000,
-		CleanupMax:  180 * time.Second,
+		CleanupMax:  150 * time.Second,
 	}
 }
 

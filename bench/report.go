@@ -142,7 +142,14 @@ func (r *report) print(w io.Writer) {
 		if c.took > 0 {
 			rate = float64(c.deleted) / c.took.Seconds()
 		}
-		fmt.Fprintf(w, "  cleanup:  %s of %s deleted in %s (%s guests/s, from POST /api/crons/%s to the last row gone)\n", count(c.deleted), count(c.guests), fmtDur(c.took), fmtRate(rate), cleanupJobId)
+		if c.deleted == c.guests {
+			fmt.Fprintf(w, "  cleanup:  %s of %s deleted in %s (%s guests/s, from POST /api/crons/%s to the last row gone)\n", count(c.deleted), count(c.guests), fmtDur(c.took), fmtRate(rate), cleanupJobId)
+		} else {
+			fmt.Fprintf(w, "  cleanup:  stopped at -cleanup-max: %s of %s deleted in %s (%s guests/s since POST /api/crons/%s)\n", count(c.deleted), count(c.guests), fmtDur(c.took), fmtRate(rate), cleanupJobId)
+			if rate > 0 {
+				fmt.Fprintf(w, "            at that rate all %s take ~%s (raise -cleanup-max to measure it)\n", count(c.guests), fmtDur(time.Duration(float64(c.guests)/rate*float64(time.Second))))
+			}
+		}
 		fmt.Fprintf(w, "  sign-ins meanwhile: %s/s, p50 %s, p99 %s, errors %s, server CPU %s/sign-in (incl. the cleanup's share), other %.2f cores\n", fmtRate(c.st.rate()), fmtDur(c.st.p50), fmtDur(c.st.p99), fmtErrors(c.st), fmtCPU(c.st.cpuPerOK()), c.st.otherCores())
 		if c.failed != "" {
 			fmt.Fprintf(w, "  cleanup FAILED: %s\n", firstLine(c.failed))
@@ -204,7 +211,15 @@ func (r *report) printTargets(w io.Writer) {
 	}
 	if empty != nil && big != nil && big.guests > 0 && empty.st.rate() > 0 {
 		d := big.st.rate()/empty.st.rate() - 1
-		fmt.Fprintf(w, "  %s guests within %.0f%% of empty: %-6s (%+.0f%%)\n", count(big.guests), targetGrowthWithin*100, verdict(d >= -targetGrowthWithin), d*100)
+		cpu := ""
+		if empty.st.cpuPerOK() > 0 && big.st.cpuPerOK() > 0 {
+			cpu = fmt.Sprintf(", CPU/op %+.0f%%", (float64(big.st.cpuPerOK())/float64(empty.st.cpuPerOK())-1)*100)
+		}
+		fmt.Fprintf(w, "  %s guests within %.0f%% of empty: %-6s (%+.0f%%%s)\n", count(big.guests), targetGrowthWithin*100, verdict(d >= -targetGrowthWithin), d*100, cpu)
+	}
+	if hook.ran && ep.ran && ep.st.cpuPerOK() > 0 && hook.st.cpuPerOK() > 0 {
+		fmt.Fprintf(w, "  (hooks vs endpoint in CPU/op: %+.0f%%; on a busy machine, CPU/op is the steadier comparison)\n",
+			(float64(hook.st.cpuPerOK())/float64(ep.st.cpuPerOK())-1)*100)
 	}
 }
 
