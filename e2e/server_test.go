@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pocketguest/pocketguest/internal/devserver"
 )
 
 const (
@@ -25,14 +24,6 @@ const (
 )
 
 // repoRoot is the module root (this package lives in <root>/e2e).
-func repoRoot() string {
-	root, err := filepath.Abs("..")
-	if err != nil {
-		panic(err)
-	}
-	return root
-}
-
 var (
 	binOnce sync.Once
 	binPath string
@@ -48,17 +39,10 @@ func pocketguestBinary() (string, error) {
 			binPath = p
 			return
 		}
-		binDir, binErr = os.MkdirTemp("", "pocketguest-e2e-bin-")
-		if binErr != nil {
+		if binDir, binErr = os.MkdirTemp("", "pocketguest-e2e-bin-"); binErr != nil {
 			return
 		}
-		binPath = filepath.Join(binDir, "pocketguest")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
-		cmd.Dir = repoRoot()
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		binPath, binErr = devserver.Build(binDir)
 	})
 	return binPath, binErr
 }
@@ -67,27 +51,9 @@ func pocketguestBinary() (string, error) {
 type server struct {
 	URL   string
 	dir   string
-	cmd   *exec.Cmd
-	log   *syncBuffer
-	done  chan struct{}
+	proc  *devserver.Process
+	log   *devserver.Buffer
 	token string // superuser token for API assertions
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startServer copies pb_migrations/, templates/ and pb_hooks/ into a temp
@@ -99,12 +65,16 @@ func startServer(extraArgs ...string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	root, err := devserver.ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "pocketguest-e2e-")
 	if err != nil {
 		return nil, err
 	}
 	for _, sub := range []string{"pb_migrations", "templates", "pb_hooks"} {
-		if err := copyDir(filepath.Join(repoRoot(), sub), filepath.Join(dir, sub)); err != nil {
+		if err := devserver.CopyDir(filepath.Join(root, sub), filepath.Join(dir, sub)); err != nil {
 			return nil, err
 		}
 	}
@@ -116,23 +86,16 @@ func startServer(extraArgs ...string) (*server, error) {
 		return nil, fmt.Errorf("superuser upsert: %v\n%s", err, out)
 	}
 
-	addr, err := freeAddr()
+	addr, err := devserver.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{URL: "http://" + addr, dir: dir, log: &syncBuffer{}, done: make(chan struct{})}
 	args := append([]string{"serve", "--http", addr, "--dir", dataDir, "--dev=false", "--automigrate=false"}, extraArgs...)
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Dir = dir
-	s.cmd.Stdout = s.log
-	s.cmd.Stderr = s.log
-	if err := s.cmd.Start(); err != nil {
+	proc, err := devserver.Start(devserver.Options{Binary: bin, Dir: dir, Args: args})
+	if err != nil {
 		return nil, err
 	}
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
+	s := &server{URL: "http://" + addr, dir: dir, proc: proc, log: proc.Log}
 
 	if err := s.waitHealthy(30 * time.Second); err != nil {
 		s.stop()
@@ -159,23 +122,7 @@ func startServer(extraArgs ...string) (*server, error) {
 }
 
 func (s *server) waitHealthy(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			return errors.New("pocketguest exited during start-up")
-		default:
-		}
-		res, err := http.Get(s.URL + "/api/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("pocketguest not healthy after %s", timeout)
+	return s.proc.WaitHealthy(s.URL, timeout)
 }
 
 // checkServesDemo fails early, with a clear message, when the binary does
@@ -195,14 +142,8 @@ func (s *server) checkServesDemo() error {
 }
 
 func (s *server) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-s.done:
-		case <-time.After(5 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
+	if s.proc != nil {
+		s.proc.Stop(5 * time.Second)
 	}
 	if s.dir != "" {
 		os.RemoveAll(s.dir)
@@ -313,20 +254,4 @@ func (s *server) mustCreateUser(t testing.TB, email, password string) string {
 		t.Fatalf("create user %s: status %d, %v", email, status, err)
 	}
 	return r.ID
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func copyDir(src, dst string) error {
-	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return os.CopyFS(dst, os.DirFS(src))
 }

@@ -74,7 +74,7 @@ func TestHostileWire(t *testing.T) {
 		t.Fatalf("sign-in after the hostile requests: %d %s", res.status, res.body)
 	}
 	if strings.Contains(strings.ToLower(s.log.String()), "panic") {
-		t.Fatalf("the server log mentions a panic:\n%s", s.log.tail(40))
+		t.Fatalf("the server log mentions a panic:\n%s", s.log.Tail(40))
 	}
 }
 

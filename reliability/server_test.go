@@ -4,20 +4,18 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pocketguest/pocketguest/internal/devserver"
 
 	_ "modernc.org/sqlite" // the driver PocketBase itself uses, to read pb_data directly
 )
@@ -47,14 +45,11 @@ func runMain(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	// Not under /tmp's default name heuristics alone: --dev and
-	// --automigrate are passed explicitly anyway (a binary in a temp dir
-	// looks like `go run` to PocketBase and would default both to true).
-	binPath = filepath.Join(dir, "pocketguest")
-	cmd := exec.Command("go", "build", "-o", binPath, ".")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("go build: %v\n%s", err, out)
+	// --dev and --automigrate are passed explicitly to every command: a
+	// binary in a temp dir looks like `go run` to PocketBase and would
+	// default both to true.
+	if binPath, err = devserver.Build(dir); err != nil {
+		return 0, err
 	}
 	return m.Run(), nil
 }
@@ -124,61 +119,25 @@ func newWorkspace(t testing.TB) *workspace {
 
 // childEnv is our environment without POCKETGUEST_* variables, which would
 // configure the server behind the test's back.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "POCKETGUEST_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+func childEnv() []string { return devserver.Env() }
 
 // server is one running pocketguest process.
 type server struct {
 	t    testing.TB
 	ws   *workspace
 	addr string
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-	done chan struct{}
+	proc *devserver.Process
+	log  *devserver.Buffer
 	http *http.Client
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *lockedBuffer) tail(n int) string {
-	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // start launches `pocketguest serve` without waiting for it.
 func start(t testing.TB, ws *workspace, extra ...string) *server {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := devserver.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
 
 	args := append([]string{
 		"serve",
@@ -192,13 +151,16 @@ func start(t testing.TB, ws *workspace, extra ...string) *server {
 		"--templatesDir=" + ws.templates,
 		"--anonRateLimit=0",
 	}, extra...)
+	proc, err := devserver.Start(devserver.Options{Binary: binPath, Dir: ws.dir, Args: args})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &server{
 		t:    t,
 		ws:   ws,
 		addr: addr,
-		cmd:  exec.Command(binPath, args...),
-		log:  &lockedBuffer{},
-		done: make(chan struct{}),
+		proc: proc,
+		log:  proc.Log,
 		http: &http.Client{
 			Timeout: 30 * time.Second,
 			Transport: &http.Transport{
@@ -209,17 +171,6 @@ func start(t testing.TB, ws *workspace, extra ...string) *server {
 			},
 		},
 	}
-	s.cmd.Dir = ws.dir
-	s.cmd.Env = childEnv()
-	s.cmd.Stdout = s.log
-	s.cmd.Stderr = s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
 	t.Cleanup(func() { s.kill() })
 	return s
 }
@@ -230,41 +181,19 @@ func startHealthy(t testing.TB, ws *workspace, extra ...string) *server {
 	s := start(t, ws, extra...)
 	if err := s.waitHealthy(60 * time.Second); err != nil {
 		s.kill()
-		t.Fatalf("%v\n--- server log ---\n%s", err, s.log.tail(40))
+		t.Fatalf("%v\n--- server log ---\n%s", err, s.log.Tail(40))
 	}
 	return s
 }
 
 func (s *server) waitHealthy(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			return errors.New("pocketguest exited during start-up")
-		default:
-		}
-		res, err := s.http.Get(s.url("/api/health"))
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("pocketguest not healthy on %s after %s", s.addr, timeout)
+	return s.proc.WaitHealthy(s.url(""), timeout)
 }
 
 // kill sends SIGKILL (no shutdown hook, no final flush, no checkpoint) and
 // waits for the process to be gone.
 func (s *server) kill() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
+	s.proc.Kill()
 	s.http.CloseIdleConnections()
 }
 
