@@ -33,6 +33,7 @@ func main() {
 	hooksPool := flags.Int("hooksPool", envInt("HOOKS_POOL", 15), "the total prewarm goja.Runtime instances for the JS app hooks execution")
 	migrationsDir := flags.String("migrationsDir", env("MIGRATIONS_DIR", ""), "the directory with the user defined migrations (default pb_data/../pb_migrations)")
 	templatesDir := flags.String("templatesDir", env("TEMPLATES_DIR", ""), "the directory with the server-side EJS templates (default pb_data/../templates)")
+	templatesPool := flags.Int("templatesPool", envInt("TEMPLATES_POOL", 16), "page VMs kept for reuse by template renders (more concurrent renders build a one-off VM)")
 	renderTimeout := flags.Duration("renderTimeout", envDuration("RENDER_TIMEOUT", 5*time.Second), "JS execution time limit of one template render; 0 disables it")
 	automigrate := flags.Bool("automigrate", envBool("AUTOMIGRATE", osutils.IsProbablyGoRun()), "enable/disable auto migrations (on by default under go run)")
 
@@ -78,6 +79,7 @@ func main() {
 		TemplatesDir:  *templatesDir,
 		TemplatesDev:  app.IsDev(),
 		RenderTimeout: disabledIfZeroDuration(*renderTimeout),
+		PoolSize:      *templatesPool,
 	})
 
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{
@@ -88,6 +90,11 @@ func main() {
 
 	if err := app.Start(); err != nil {
 		log.Fatal(err)
+	}
+	// PocketBase exits 0 even when a command failed (it prints the error);
+	// a failed `anonymous cleanup` must fail the operator's script.
+	if guests.CommandError() != nil {
+		os.Exit(1)
 	}
 }
 

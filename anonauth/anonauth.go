@@ -53,6 +53,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -193,6 +194,7 @@ type Plugin struct {
 	activity    *activityTracker            // guests' last activity (lifecycle.go)
 	cleaning    sync.Mutex                  // one cleanup run at a time (cleanup.go)
 	csrf        *http.CrossOriginProtection // same-origin policy for unsafe requests (cookie.go)
+	commandErr  atomic.Value                // error of the last CLI command (command.go)
 }
 
 // MustRegister registers the anonauth plugin in app and panics on error.

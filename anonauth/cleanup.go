@@ -274,6 +274,9 @@ func (p *Plugin) deleteStale(collection *core.Collection, ids []string, cutoff t
 	var begun time.Time
 
 	err = p.app.RunInTransaction(func(txApp core.App) error {
+		if err := lockForWrite(txApp, collection.Name); err != nil {
+			return err
+		}
 		begun = time.Now() // the write connection is ours from here
 		done = done[:0]
 		skipped = 0

@@ -27,6 +27,11 @@ import (
 // sign-ins wait for one batch at most, and a guest the server sees active
 // or converted meanwhile is skipped. It prints progress and a summary
 // (found, deleted, skipped). Ctrl-C stops it after the current batch.
+//
+// PocketBase's Execute discards a command's error (the process exits 0), so
+// an operator's script could not tell a failed cleanup from a done one: the
+// binary's main calls CommandError after app.Start and exits 1 when it is
+// set. Do the same in your own main.
 func (p *Plugin) Command() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "anonymous",
@@ -34,6 +39,13 @@ func (p *Plugin) Command() *cobra.Command {
 	}
 	root.AddCommand(p.cleanupCommand())
 	return root
+}
+
+// CommandError returns the error of the last `anonymous ...` command run in
+// this process, or nil (see Command).
+func (p *Plugin) CommandError() error {
+	err, _ := p.commandErr.Load().(error)
+	return err
 }
 
 func (p *Plugin) cleanupCommand() *cobra.Command {
@@ -56,7 +68,12 @@ func (p *Plugin) cleanupCommand() *cobra.Command {
 			"  pocketguest anonymous cleanup --max-age 720h --batch 200",
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			defer func() {
+				if err != nil {
+					p.commandErr.Store(err)
+				}
+			}()
 			if maxAge <= 0 {
 				return fmt.Errorf("--max-age must be positive, got %s", maxAge)
 			}

@@ -23,6 +23,9 @@ func (p *Plugin) DeleteAnonymous(e *core.RequestEvent) error {
 	}
 
 	err = e.App.RunInTransaction(func(txApp core.App) error {
+		if err := lockForWrite(txApp, guest.Collection().Name); err != nil {
+			return err
+		}
 		fresh, err := txApp.FindRecordById(guest.Collection(), guest.Id)
 		if err != nil {
 			return errGuestGone()

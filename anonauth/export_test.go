@@ -5,3 +5,6 @@ package anonauth
 // ActivityWrites returns how many lastSeen rows the activity flusher has
 // written.
 func ActivityWrites(p *Plugin) int64 { return p.activity.writes.Load() }
+
+// LockForWrite is lockForWrite.
+var LockForWrite = lockForWrite

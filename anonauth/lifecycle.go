@@ -181,6 +181,9 @@ func (p *Plugin) FlushActivity() error {
 
 func (t *activityTracker) write(app core.App, collection *core.Collection, keys []activityKey, seen map[activityKey]time.Time) error {
 	return app.RunInTransaction(func(txApp core.App) error {
+		if err := lockForWrite(txApp, collection.Name); err != nil {
+			return err
+		}
 		q := txApp.DB().NewQuery("UPDATE {{" + collection.Name + "}} SET [[" + FieldLastSeen + "]] = {:t}" +
 			" WHERE [[id]] = {:id} AND [[" + FieldLastSeen + "]] < {:t}")
 		q.Prepare()

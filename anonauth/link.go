@@ -134,6 +134,9 @@ func (p *Plugin) link(app core.App, anonymous, account *core.Record, re *core.Re
 	}
 
 	return app.RunInTransaction(func(txApp core.App) error {
+		if err := lockForWrite(txApp, anonymous.Collection().Name); err != nil {
+			return err
+		}
 		// Re-read under the write lock (a concurrent upgrade or merge of the
 		// same guest may have committed since the request loaded it).
 		guest, err := txApp.FindRecordById(anonymous.Collection(), anonymous.Id)
@@ -210,6 +213,9 @@ func (p *Plugin) linkOnSignIn(e *core.RecordAuthRequestEvent) error {
 	var mfaErr error
 	original := e.App
 	err := e.App.RunInTransaction(func(txApp core.App) error {
+		if err := lockForWrite(txApp, guest.Collection().Name); err != nil {
+			return err
+		}
 		e.App = txApp
 		defer func() { e.App = original }()
 

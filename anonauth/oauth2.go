@@ -54,6 +54,9 @@ func (p *Plugin) oauth2WithGuest(e *core.RecordAuthWithOAuth2RequestEvent) error
 	var mfaErr error
 	original := e.App
 	err := e.App.RunInTransaction(func(txApp core.App) error {
+		if err := lockForWrite(txApp, guest.Collection().Name); err != nil {
+			return err
+		}
 		e.App = txApp
 		defer func() { e.App = original }()
 

@@ -69,6 +69,9 @@ func (p *Plugin) registerRelationGuard() {
 		defer func() { e.App = original }()
 		return original.RunInTransaction(func(txApp core.App) error {
 			e.App = txApp
+			if err := lockForWrite(txApp, e.Record.Collection().Name); err != nil {
+				return err
+			}
 			return guarded(txApp)
 		})
 	}

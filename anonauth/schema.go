@@ -48,6 +48,9 @@ func (p *Plugin) registerSchema() error {
 // not an auth collection is a configuration error.
 func (p *Plugin) EnsureSchema(app core.App) error {
 	return app.RunInTransaction(func(txApp core.App) error {
+		if err := lockForWrite(txApp, "_collections"); err != nil {
+			return err
+		}
 		var enabled []*core.Collection
 		for _, name := range p.config.Collections {
 			collection, err := txApp.FindCollectionByNameOrId(name)

@@ -67,6 +67,9 @@ func (p *Plugin) upgradeRecord(e *core.RequestEvent, in UpgradeInput) (*core.Rec
 
 	var upgraded *core.Record
 	err = e.App.RunInTransaction(func(txApp core.App) error {
+		if err := lockForWrite(txApp, collection.Name); err != nil {
+			return err
+		}
 		// Re-read under the write lock: a concurrent upgrade, merge or delete
 		// of the same guest may have committed since e.Auth was loaded.
 		fresh, err := txApp.FindRecordById(collection, guest.Id)

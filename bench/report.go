@@ -100,7 +100,7 @@ func (r *report) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  CPU/op = the server process's CPU time (user+sys, /proc) per successful sign-in: immune to how the\n")
 	fmt.Fprintf(w, "  load generator and other processes share the cores. other = cores kept busy by processes other than\n")
-	fmt.Fprintf(w, "  the server and the bench during the row (a shared machine's noise; ~0 on a quiet one). est.alone = an\n")
+	fmt.Fprintf(w, "  the server and the bench during the row (a shared machine's noise; ~0 on a quiet one). est.alone = a\n")
 	fmt.Fprintf(w, "  CEILING ESTIMATE, not a measurement: all %d cores / (server + bench CPU per sign-in), what the row would reach\n", runtime.NumCPU())
 	fmt.Fprintf(w, "  with the machine to itself if it stays CPU-bound.\n")
 	fmt.Fprintf(w, "  row 4 is two client requests per sign-in (POST /api/collections/users/records with a random email and\n")
