@@ -35,6 +35,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pocketguest/pocketguest/internal/devserver"
 )
 
 // config are the bench's options (its flags).
@@ -182,7 +184,7 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 	}
 	started := time.Now()
 
-	root, err := moduleRoot()
+	root, err := devserver.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -215,11 +217,9 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 	rep := newReport(cfg, bin)
 	b := &bench{cfg: cfg, bin: bin, tmp: tmp, fixtures: fixtures, logf: logf, rep: rep}
 	if cfg.Profile != "" {
-		port, err := freePort()
-		if err != nil {
+		if b.pprofAddr, err = devserver.FreeAddr(); err != nil {
 			return nil, err
 		}
-		b.pprofAddr = "127.0.0.1:" + strconv.Itoa(port)
 		logf("servers serve net/http/pprof on http://%s/debug/pprof/", b.pprofAddr)
 	}
 

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pocketguest/pocketguest/internal/devserver"
 )
 
 // The bench drives the real pocketguest binary, built from the module root,
@@ -34,21 +34,6 @@ type binary struct {
 	flags map[string]bool // serve flags it knows (templatesDir may not exist yet)
 }
 
-// moduleRoot finds the directory of the go.mod that contains the bench, so
-// the bench works from the repo root (`go run ./bench`) and from bench/
-// (`go test`).
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside a Go module: run the bench from the pocketguest repository")
-	}
-	return filepath.Dir(gomod), nil
-}
-
 // buildBinary compiles the module root (the pocketguest command) into dir,
 // or takes a prebuilt one, and asks it which serve flags it has.
 //
@@ -58,23 +43,21 @@ func moduleRoot() (string, error) {
 func buildBinary(ctx context.Context, dir, prebuilt string, profile bool) (*binary, error) {
 	path := prebuilt
 	if path == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			return nil, err
-		}
-		path = filepath.Join(dir, "pocketguest")
-		args := []string{"build", "-o", path}
+		var extra []string
 		if profile {
+			root, err := devserver.ModuleRoot()
+			if err != nil {
+				return nil, err
+			}
 			overlay, err := pprofOverlay(root, dir)
 			if err != nil {
 				return nil, err
 			}
-			args = append(args, "-overlay", overlay)
+			extra = append(extra, "-overlay", overlay)
 		}
-		cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build %s: %w\n%s", root, err, out)
+		var err error
+		if path, err = devserver.Build(dir, extra...); err != nil {
+			return nil, err
 		}
 	}
 
@@ -109,9 +92,8 @@ type server struct {
 	bin     *binary
 	dataDir string
 	addr    string // 127.0.0.1:port
-	cmd     *exec.Cmd
-	log     *os.File
-	done    chan error
+	proc    *devserver.Process
+	logPath string // its log, written when it stops
 
 	stopOnce sync.Once
 	stopErr  error
@@ -126,11 +108,10 @@ type serverDirs struct {
 // startServer runs `pocketguest serve` on a free 127.0.0.1 port and waits
 // until /api/health answers.
 func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, error) {
-	port, err := freePort()
+	addr, err := devserver.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
 
 	args := []string{
 		"serve",
@@ -157,51 +138,30 @@ func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, er
 		args = append(args, "--templatesDir="+dirs.templates)
 	}
 
-	logFile, err := os.OpenFile(filepath.Join(dirs.data, "..", "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	env := devserver.Env()
+	if dirs.pprofAddr != "" {
+		env = append(env, "BENCH_PPROF_ADDR="+dirs.pprofAddr)
+	}
+	proc, err := devserver.Start(devserver.Options{Binary: bin.path, Dir: filepath.Dir(dirs.data), Args: args, Env: env})
 	if err != nil {
 		return nil, err
 	}
 
-	cmd := exec.Command(bin.path, args...)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.Env = benchEnv()
-	if dirs.pprofAddr != "" {
-		cmd.Env = append(cmd.Env, "BENCH_PPROF_ADDR="+dirs.pprofAddr)
-	}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
-	}
-
-	s := &server{bin: bin, dataDir: dirs.data, addr: addr, cmd: cmd, log: logFile, done: make(chan error, 1)}
-	go func() { s.done <- cmd.Wait() }()
+	s := &server{bin: bin, dataDir: dirs.data, addr: addr, proc: proc,
+		logPath: filepath.Join(dirs.data, "..", "server.log")}
 
 	if err := s.waitHealthy(ctx, 60*time.Second); err != nil {
 		s.stop()
-		return nil, fmt.Errorf("%w\n--- server log ---\n%s", err, tail(logFile.Name(), 30))
+		return nil, fmt.Errorf("%w\n--- server log ---\n%s", err, proc.Log.Tail(30))
 	}
 	return s, nil
-}
-
-// benchEnv is the environment of the child processes: ours, minus any
-// POCKETGUEST_* variable that could change the server's configuration
-// behind the bench's back.
-func benchEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "POCKETGUEST_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // cpuTime is the CPU time (user + system) the server process has used so
 // far (0 where there is no /proc). It tells the server's cost per sign-in
 // apart from the load generator's on the same cores.
 func (s *server) cpuTime() time.Duration {
-	return processCPU(strconv.Itoa(s.cmd.Process.Pid))
+	return processCPU(strconv.Itoa(s.proc.Pid()))
 }
 
 func (s *server) url(path string) string {
@@ -209,43 +169,21 @@ func (s *server) url(path string) string {
 }
 
 func (s *server) waitHealthy(ctx context.Context, timeout time.Duration) error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-s.done:
-			s.done <- err
-			return fmt.Errorf("pocketguest exited before serving: %v", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
-		}
-		resp, err := client.Get(s.url("/api/health"))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < timeout {
+		timeout = time.Until(deadline)
 	}
-	return fmt.Errorf("pocketguest did not answer /api/health on %s within %s", s.addr, timeout)
+	return s.proc.WaitHealthy("http://"+s.addr, timeout)
 }
 
 // stop asks the server to shut down (SIGINT, as Ctrl-C: PocketBase closes
-// its databases cleanly) and kills it if it does not within 15s. It may be
-// called more than once.
+// its databases cleanly) and kills it if it does not within 15s, then keeps
+// its log next to pb_data. It may be called more than once.
 func (s *server) stop() error {
 	s.stopOnce.Do(func() {
-		defer s.log.Close()
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-s.done:
-		case <-time.After(15 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
+		if s.proc.Stop(15 * time.Second) {
 			s.stopErr = errors.New("pocketguest did not stop within 15s and was killed")
 		}
+		_ = os.WriteFile(s.logPath, []byte(s.proc.Log.String()), 0o644)
 	})
 	return s.stopErr
 }
@@ -254,21 +192,12 @@ func (s *server) stop() error {
 // ...) against dataDir and returns its combined output.
 func (b *binary) run(ctx context.Context, dataDir string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, b.path, append(args, "--dir="+dataDir, "--dev=false")...)
-	cmd.Env = benchEnv()
+	cmd.Env = devserver.Env()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return out, fmt.Errorf("pocketguest %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return out, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // copyDir copies the regular files of src into dst (a pb_data directory:
@@ -307,17 +236,4 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
