@@ -8,12 +8,8 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
-	"github.com/dop251/goja_nodejs/buffer"
-	"github.com/dop251/goja_nodejs/console"
-	"github.com/dop251/goja_nodejs/process"
 	"github.com/dop251/goja_nodejs/require"
 	"github.com/pocketbase/pocketbase/core"
-	pbjsvm "github.com/pocketbase/pocketbase/plugins/jsvm"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/router"
 
@@ -228,31 +224,7 @@ func newLinkRunner(app core.App, registering *goja.Runtime, init func(*goja.Runt
 	requireRegistry := new(require.Registry)
 	r := &linkRunner{app: app, idle: make(chan *goja.Runtime, linkVMPoolSize)}
 	r.factory = func() *goja.Runtime {
-		vm := goja.New()
-		requireRegistry.Enable(vm)
-		console.Enable(vm)
-		process.Enable(vm)
-		buffer.Enable(vm)
-
-		pbjsvm.BindCore(vm) // also sets PocketBase's field name mapper
-		pbjsvm.BindDbx(vm)
-		pbjsvm.BindSecurity(vm)
-		pbjsvm.BindOS(vm)
-		pbjsvm.BindFilepath(vm)
-		pbjsvm.BindHTTP(vm)
-		pbjsvm.BindFilesystem(vm)
-		pbjsvm.BindForms(vm)
-		pbjsvm.BindMails(vm)
-		pbjsvm.BindApis(vm)
-
-		vm.Set("$app", app)
-		if hooksDir != nil {
-			vm.Set("__hooks", hooksDir)
-		}
-		if templates != nil {
-			vm.Set("$template", templates)
-		}
-
+		vm := newHooksLikeVM(app, requireRegistry, hooksDir, templates)
 		bindConversionHooksWith(vm, guests, init)
 		if init != nil {
 			init(vm)

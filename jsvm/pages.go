@@ -13,12 +13,8 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
-	"github.com/dop251/goja_nodejs/buffer"
-	"github.com/dop251/goja_nodejs/console"
-	"github.com/dop251/goja_nodejs/process"
 	"github.com/dop251/goja_nodejs/require"
 	"github.com/pocketbase/pocketbase/core"
-	pbjsvm "github.com/pocketbase/pocketbase/plugins/jsvm"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/router"
 	"github.com/pocketbase/pocketbase/tools/template"
@@ -82,27 +78,8 @@ func (p *plugin) newPages() (*pages, error) {
 	requireRegistry := new(require.Registry)
 	templateRegistry := template.NewRegistry()
 	pg.pool = newVMPool(p.config.PoolSize, func() *pageVM {
-		// The same bindings as PocketBase's pb_hooks executors, so pages
-		// see exactly the globals hooks see.
-		vm := goja.New()
+		vm := newHooksLikeVM(p.app, requireRegistry, hooksDir, templateRegistry)
 		vm.SetMaxCallStackSize(maxCallStackSize)
-		requireRegistry.Enable(vm)
-		console.Enable(vm)
-		process.Enable(vm)
-		buffer.Enable(vm)
-		pbjsvm.BindCore(vm)
-		pbjsvm.BindDbx(vm)
-		pbjsvm.BindSecurity(vm)
-		pbjsvm.BindOS(vm)
-		pbjsvm.BindFilepath(vm)
-		pbjsvm.BindHTTP(vm)
-		pbjsvm.BindFilesystem(vm)
-		pbjsvm.BindForms(vm)
-		pbjsvm.BindMails(vm)
-		pbjsvm.BindApis(vm)
-		vm.Set("$app", p.app)
-		vm.Set("$template", templateRegistry)
-		vm.Set("__hooks", hooksDir)
 		p.onInit(vm)
 		return newPageVM(pg, vm)
 	})
