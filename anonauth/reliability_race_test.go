@@ -121,6 +121,19 @@ func TestConcurrentConversionMix(t *testing.T) {
 		return code
 	}
 
+	// PocketBase v0.39.11's RequireSameCollectionContextAuth (auth-refresh)
+	// assigns its default path-param name inside the handler on every call
+	// until it is set: two concurrent first calls are a (benign, upstream)
+	// data race the detector flags. One authenticated call before the storm
+	// (the bystander's, which nothing else touches) sets it.
+	bystanderToken, err := bystander.NewAuthToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post("/api/collections/users/auth-refresh", bystanderToken, nil); code != http.StatusOK {
+		t.Fatalf("warm-up auth-refresh: %d %s", code, body)
+	}
+
 	startGate := make(chan struct{})
 	for i, c := range cases {
 		wg.Add(4)
