@@ -123,10 +123,7 @@ func (v *pageVM) finishSignIn(st *renderState, token string) goja.Value {
 	st.token = token
 	v.refreshAuth(st)
 
-	obj := v.rt.NewObject()
-	obj.Set("token", token)
-	obj.Set("record", record)
-	return obj
+	return authDataValue(v.rt, token, record)
 }
 
 // authResponse finishes a sign-in from a PocketBase auth response.

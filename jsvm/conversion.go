@@ -168,10 +168,7 @@ func upgradeAnonymousValue(vm *goja.Runtime, guests *anonauth.Plugin, e *core.Re
 	if err != nil {
 		throw(vm, err)
 	}
-	obj := vm.NewObject()
-	obj.Set("token", auth.Token)
-	obj.Set("record", auth.Record)
-	return obj
+	return authDataValue(vm, auth.Token, auth.Record)
 }
 
 // upgradeInputArg reads {email, password, passwordConfirm, name} from JS.

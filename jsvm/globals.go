@@ -53,18 +53,31 @@ func (p *plugin) signIn(vm *goja.Runtime, e *core.RequestEvent, options goja.Val
 	if err != nil {
 		throw(vm, err)
 	}
+	auth, err := p.requireGuests(vm).SignIn(e, opts)
+	if err != nil {
+		throw(vm, err)
+	}
+	return authDataValue(vm, auth.Token, auth.Record)
+}
+
+// authDataValue is the JS AuthData {token, record} every sign-in global
+// returns. record is the *core.Record itself, so record.id, record.email()
+// and record.get("isAnonymous") work as in any hook.
+func authDataValue(vm *goja.Runtime, token string, record *core.Record) goja.Value {
+	obj := vm.NewObject()
+	obj.Set("token", token)
+	obj.Set("record", record)
+	return obj
+}
+
+// requireGuests returns the anonauth plugin, or throws a 500 naming the
+// missing setup.
+func (p *plugin) requireGuests(vm *goja.Runtime) *anonauth.Plugin {
 	guests := p.guests()
 	if guests == nil {
 		throw(vm, router.NewInternalServerError("Anonymous sign-in is not set up: register the anonauth plugin", nil))
 	}
-	auth, err := guests.SignIn(e, opts)
-	if err != nil {
-		throw(vm, err)
-	}
-	obj := vm.NewObject()
-	obj.Set("token", auth.Token)
-	obj.Set("record", auth.Record)
-	return obj
+	return guests
 }
 
 // signOut ends the request's session: the pb_auth cookie is expired and

@@ -3,11 +3,11 @@ package jsvm
 import (
 	"github.com/dop251/goja"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/router"
 )
 
-// signInAnonymously(), upgradeAnonymous(), deleteAnonymous() and signOut() bound to the page's
-// request, and keeping request.auth in step with the session.
+// signInAnonymously(), upgradeAnonymous(), deleteAnonymous() and signOut()
+// bound to the page's request, and keeping request.auth in step with the
+// session.
 
 // refreshAuth makes the page see the session after a sign-in or sign-out.
 func (v *pageVM) refreshAuth(st *renderState) {
@@ -16,23 +16,41 @@ func (v *pageVM) refreshAuth(st *renderState) {
 	st.api.Set("auth", authValue(st.e.Auth))
 }
 
-// jsSignIn is signInAnonymously(options?) bound to the page's request. It
-// also accepts signInAnonymously(e, options) like the pb_hooks global.
+// pageEvent resolves the request a page global acts on: an explicit first
+// argument e (the pb_hooks form, e.g. signInAnonymously(e, options)) or the
+// page's own request. It returns the arguments after e.
+func (v *pageVM) pageEvent(call goja.FunctionCall, name string) (*core.RequestEvent, []goja.Value) {
+	if e, err := requestEventArg(call.Argument(0)); err == nil {
+		return e, call.Arguments[1:]
+	}
+	return v.current(name).e, call.Arguments
+}
+
+// sessionChanged keeps request.auth and request.authToken in step when e is
+// the page's own request (token "" after a sign-out).
+func (v *pageVM) sessionChanged(e *core.RequestEvent, token string) {
+	if v.st != nil && e == v.st.e {
+		v.st.token = token
+		v.refreshAuth(v.st)
+	}
+}
+
+// firstArg is args[0], or undefined.
+func firstArg(args []goja.Value) goja.Value {
+	if len(args) == 0 {
+		return goja.Undefined()
+	}
+	return args[0]
+}
+
+// jsSignIn is signInAnonymously(options?) bound to the page's request (or
+// signInAnonymously(e, options) like the pb_hooks global).
 func (v *pageVM) jsSignIn(call goja.FunctionCall) goja.Value {
 	defer guard(v.pg.p.app, v.rt, "signInAnonymously")
 	defer v.enterNative()()
-	if e, err := requestEventArg(call.Argument(0)); err == nil {
-		res := v.pg.p.signIn(v.rt, e, call.Argument(1))
-		if v.st != nil && e == v.st.e {
-			v.st.token = res.ToObject(v.rt).Get("token").String()
-			v.refreshAuth(v.st)
-		}
-		return res
-	}
-	st := v.current("signInAnonymously")
-	res := v.pg.p.signIn(v.rt, st.e, call.Argument(0))
-	st.token = res.ToObject(v.rt).Get("token").String()
-	v.refreshAuth(st)
+	e, args := v.pageEvent(call, "signInAnonymously")
+	res := v.pg.p.signIn(v.rt, e, firstArg(args))
+	v.sessionChanged(e, res.ToObject(v.rt).Get("token").String())
 	return res
 }
 
@@ -41,21 +59,9 @@ func (v *pageVM) jsSignIn(call goja.FunctionCall) goja.Value {
 func (v *pageVM) jsUpgrade(call goja.FunctionCall) goja.Value {
 	defer guard(v.pg.p.app, v.rt, "upgradeAnonymous")
 	defer v.enterNative()()
-	e, input := (*core.RequestEvent)(nil), call.Argument(0)
-	if ev, err := requestEventArg(call.Argument(0)); err == nil {
-		e, input = ev, call.Argument(1)
-	} else {
-		e = v.current("upgradeAnonymous").e
-	}
-	guests := v.pg.p.guests()
-	if guests == nil {
-		throw(v.rt, router.NewInternalServerError("Anonymous sign-in is not set up: register the anonauth plugin", nil))
-	}
-	res := upgradeAnonymousValue(v.rt, guests, e, input)
-	if v.st != nil && e == v.st.e {
-		v.st.token = res.ToObject(v.rt).Get("token").String()
-		v.refreshAuth(v.st)
-	}
+	e, args := v.pageEvent(call, "upgradeAnonymous")
+	res := upgradeAnonymousValue(v.rt, v.pg.p.requireGuests(v.rt), e, firstArg(args))
+	v.sessionChanged(e, res.ToObject(v.rt).Get("token").String())
 	return res
 }
 
@@ -65,21 +71,11 @@ func (v *pageVM) jsUpgrade(call goja.FunctionCall) goja.Value {
 func (v *pageVM) jsDeleteAnonymous(call goja.FunctionCall) goja.Value {
 	defer guard(v.pg.p.app, v.rt, "deleteAnonymous")
 	defer v.enterNative()()
-	e, err := requestEventArg(call.Argument(0))
-	if err != nil {
-		e = v.current("deleteAnonymous").e
-	}
-	guests := v.pg.p.guests()
-	if guests == nil {
-		throw(v.rt, router.NewInternalServerError("Anonymous sign-in is not set up: register the anonauth plugin", nil))
-	}
-	if err := guests.DeleteAnonymous(e); err != nil {
+	e, _ := v.pageEvent(call, "deleteAnonymous")
+	if err := v.pg.p.requireGuests(v.rt).DeleteAnonymous(e); err != nil {
 		throw(v.rt, err)
 	}
-	if v.st != nil && e == v.st.e {
-		v.st.token = ""
-		v.refreshAuth(v.st)
-	}
+	v.sessionChanged(e, "")
 	return goja.Undefined()
 }
 
@@ -87,17 +83,8 @@ func (v *pageVM) jsDeleteAnonymous(call goja.FunctionCall) goja.Value {
 func (v *pageVM) jsSignOut(call goja.FunctionCall) goja.Value {
 	defer guard(v.pg.p.app, v.rt, "signOut")
 	defer v.enterNative()()
-	if e, err := requestEventArg(call.Argument(0)); err == nil {
-		signOut(e)
-		if v.st != nil && e == v.st.e {
-			v.st.token = ""
-			v.refreshAuth(v.st)
-		}
-		return goja.Undefined()
-	}
-	st := v.current("signOut")
-	signOut(st.e)
-	st.token = ""
-	v.refreshAuth(st)
+	e, _ := v.pageEvent(call, "signOut")
+	signOut(e)
+	v.sessionChanged(e, "")
 	return goja.Undefined()
 }
