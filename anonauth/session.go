@@ -32,7 +32,11 @@ func (p *Plugin) registerAuthResponseHook() {
 		// Late, so app hooks that replace e.Record or e.Token run first.
 		Priority: 100,
 		Func: func(e *core.RecordAuthRequestEvent) error {
-			if IsAnonymous(e.Record) && p.IsEnabled(e.Record.Collection().Name) && isRefreshable(e.Token) {
+			// PocketBase has just signed a token with the collection's duration;
+			// a second signing is only needed when the guest lifetime differs
+			// (the defaults are both 7 days).
+			if IsAnonymous(e.Record) && p.IsEnabled(e.Record.Collection().Name) &&
+				e.Record.Collection().AuthToken.DurationTime() != p.config.TokenDuration && isRefreshable(e.Token) {
 				token, err := p.NewToken(e.Record)
 				if err != nil {
 					return e.InternalServerError("Failed to create the guest auth token.", err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
@@ -393,4 +394,46 @@ func findCookie(res *http.Response, name string) *http.Cookie {
 		}
 	}
 	return found
+}
+
+// TestGuestTokenLifetimeOnAuthResponses: the endpoint and auth-refresh hand a
+// guest a token that lives Config.TokenDuration, whether or not it differs
+// from the collection's own token duration (7 days in the test data).
+func TestGuestTokenLifetimeOnAuthResponses(t *testing.T) {
+	t.Parallel()
+
+	for _, lifetime := range []time.Duration{2 * time.Hour, 7 * 24 * time.Hour} {
+		for _, url := range []string{signInURL, "/api/collections/users/auth-refresh"} {
+			(&tests.ApiScenario{
+				Name:           fmt.Sprintf("%s %s", lifetime, url),
+				Method:         http.MethodPost,
+				URL:            url,
+				TestAppFactory: appFactory(anonauth.Config{TokenDuration: lifetime}),
+				BeforeTestFunc: func(t testing.TB, app *tests.TestApp, e *core.ServeEvent) {
+					if url != signInURL {
+						_, token := guestToken(t, app, "users")
+						withAuthHeader(e, token)
+					}
+				},
+				ExpectedStatus:  200,
+				ExpectedContent: []string{`"isAnonymous":true`},
+				AfterTestFunc: func(t testing.TB, app *tests.TestApp, res *http.Response) {
+					body := decodeAuth(t, res)
+					claims, err := security.ParseUnverifiedJWT(body.Token)
+					if err != nil {
+						t.Fatal(err)
+					}
+					exp, _ := claims.GetExpirationTime()
+					if d := time.Until(exp.Time) - lifetime; d < -time.Minute || d > time.Minute {
+						t.Fatalf("token lives %v, want %v", time.Until(exp.Time), lifetime)
+					}
+					if url == signInURL {
+						if token, _ := anonauth.DecodeAuthCookie(findCookie(res, anonauth.CookieName).Value); token != body.Token {
+							t.Fatal("the cookie must carry the response's token")
+						}
+					}
+				},
+			}).Test(t)
+		}
+	}
 }
