@@ -53,30 +53,6 @@ function withMessage(path, code) {
   return base + '?' + kept.join('&')
 }
 
-// guardPost refuses a form post from another origin. Requests that carry
-// the pb_auth cookie are already checked by PocketGuest's cookie middleware;
-// this also covers visitors without a session, so another site cannot sign
-// someone in as a new guest (and replace their cart session) by posting a
-// hidden form.
-function guardPost() {
-  const req = api.request
-  if (req.method !== 'POST') {
-    return
-  }
-  const site = req.header('Sec-Fetch-Site')
-  let ok = !site || site === 'same-origin' || site === 'none'
-  const origin = req.header('Origin')
-  if (ok && !site && origin && origin !== 'null') {
-    // Go keeps the Host header in Request.Host, not in the header map.
-    ok = origin.replace(/^https?:\/\//, '') === req.event.request.host
-  }
-  if (!ok) {
-    const err = new Error('Cross-site form posts are not accepted.')
-    err.status = 403
-    throw err
-  }
-}
-
 function products() {
   return $app.findRecordsByFilter('products', '', 'created,name', 0, 0)
 }
@@ -299,7 +275,7 @@ function friendly(error) {
 }
 
 module.exports = {
-  auth, isGuest, money, flash, safeNext, withMessage, guardPost, products, productById, productBySlug,
+  auth, isGuest, money, flash, safeNext, withMessage, products, productById, productBySlug,
   cart, cartCount, setQuantity, addToCart, clampQuantity, placeOrder, orders, order, orderItems,
   paymentMethods, fieldError, friendly,
 }
