@@ -21,6 +21,7 @@ import (
 
 	"github.com/pocketguest/pocketguest/anonauth"
 	"github.com/pocketguest/pocketguest/jsvm"
+	"github.com/pocketguest/pocketguest/pages"
 )
 
 func main() {
@@ -67,19 +68,27 @@ func main() {
 	app.RootCmd.AddCommand(guests.Command()) // pocketguest anonymous cleanup
 
 	// PocketBase's jsvm (pb_hooks, pb_migrations) with our globals in every
-	// VM, plus the templates/ page router.
-	jsvm.MustRegister(app, jsvm.Config{
+	// VM.
+	hooks := jsvm.MustRegister(app, jsvm.Config{
 		Hooks: pbjsvm.Config{
 			HooksDir:      *hooksDir,
 			HooksWatch:    *hooksWatch,
 			HooksPoolSize: *hooksPool,
 			MigrationsDir: *migrationsDir,
 		},
-		Guests:        guests,
+		Guests: guests,
+	})
+
+	// The PocketPages-compatible pages engine; its VMs get the pb_hooks
+	// globals too.
+	pages.MustRegister(app, pages.Config{
 		TemplatesDir:  *templatesDir,
+		HooksDir:      hooks.HooksDir(),
 		TemplatesDev:  app.IsDev(),
 		RenderTimeout: disabledIfZeroDuration(*renderTimeout),
 		PoolSize:      *templatesPool,
+		Guests:        guests,
+		InitVM:        hooks.InitVM,
 	})
 
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{

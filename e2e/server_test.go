@@ -136,7 +136,7 @@ func (s *server) checkServesDemo() error {
 	body, _ := io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("Pocket Goods")) {
 		return fmt.Errorf("GET / answered %d without the demo shop: this pocketguest binary does not serve templates/ "+
-			"(main.go must register jsvm.MustRegister with TemplatesDir)\n%.500s", res.StatusCode, body)
+			"(main.go must register pages.MustRegister with TemplatesDir)\n%.500s", res.StatusCode, body)
 	}
 	return nil
 }

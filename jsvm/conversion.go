@@ -14,6 +14,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/router"
 
 	"github.com/pocketguest/pocketguest/anonauth"
+	"github.com/pocketguest/pocketguest/internal/gojax"
 )
 
 // Guest conversion from JS (hooks; pages wrap the first two with the page's
@@ -76,30 +77,30 @@ func bindConversionHooksWith(vm *goja.Runtime, guests *anonauth.Plugin, linkVMIn
 	}
 
 	vm.Set("upgradeAnonymous", func(call goja.FunctionCall) goja.Value {
-		defer guard(nil, vm, "upgradeAnonymous")
-		e, err := requestEventArg(call.Argument(0))
+		defer gojax.Guard(nil, vm, "upgradeAnonymous")
+		e, err := gojax.RequestEventArg(call.Argument(0))
 		if err != nil {
-			throw(vm, err)
+			gojax.Throw(vm, err)
 		}
 		p, err := resolve()
 		if err != nil {
-			throw(vm, err)
+			gojax.Throw(vm, err)
 		}
-		return upgradeAnonymousValue(vm, p, e, call.Argument(1))
+		return gojax.Upgrade(vm, p, e, call.Argument(1))
 	})
 
 	vm.Set("deleteAnonymous", func(call goja.FunctionCall) goja.Value {
-		defer guard(nil, vm, "deleteAnonymous")
-		e, err := requestEventArg(call.Argument(0))
+		defer gojax.Guard(nil, vm, "deleteAnonymous")
+		e, err := gojax.RequestEventArg(call.Argument(0))
 		if err != nil {
-			throw(vm, err)
+			gojax.Throw(vm, err)
 		}
 		p, err := resolve()
 		if err != nil {
-			throw(vm, err)
+			gojax.Throw(vm, err)
 		}
 		if err := p.DeleteAnonymous(e); err != nil {
-			throw(vm, err)
+			gojax.Throw(vm, err)
 		}
 		return goja.Undefined()
 	})
@@ -107,10 +108,10 @@ func bindConversionHooksWith(vm *goja.Runtime, guests *anonauth.Plugin, linkVMIn
 	var runner *linkRunner // one per registering VM (the pb_hooks loader)
 
 	vm.Set("onAnonymousLink", func(call goja.FunctionCall) goja.Value {
-		defer guard(nil, vm, "onAnonymousLink")
+		defer gojax.Guard(nil, vm, "onAnonymousLink")
 		handler, ok := goja.AssertFunction(call.Argument(0))
 		if !ok || handler == nil {
-			throw(vm, badArg("onAnonymousLink: the argument must be a function like (e) => { e.next() }"))
+			gojax.Throw(vm, gojax.BadArg("onAnonymousLink: the argument must be a function like (e) => { e.next() }"))
 		}
 
 		// The same wrapper PocketBase compiles for its own hooks: $app is the
@@ -118,7 +119,7 @@ func bindConversionHooksWith(vm *goja.Runtime, guests *anonauth.Plugin, linkVMIn
 		source := call.Argument(0).String()
 		program, err := goja.Compile("onAnonymousLink", `{(function(e) { $app = e.app; return (`+source+`).call(undefined, e) }).apply(undefined, __args)}`, true)
 		if err != nil {
-			throw(vm, badArg("onAnonymousLink: cannot compile the handler: %v", err))
+			gojax.Throw(vm, gojax.BadArg("onAnonymousLink: cannot compile the handler: %v", err))
 		}
 
 		app, _ := vm.Get("$app").Export().(core.App)
@@ -150,57 +151,10 @@ func bindConversionHooksWith(vm *goja.Runtime, guests *anonauth.Plugin, linkVMIn
 				return nil
 			})
 		} else {
-			throw(vm, err)
+			gojax.Throw(vm, err)
 		}
 		return goja.Undefined()
 	})
-}
-
-// upgradeAnonymousValue runs anonauth's Upgrade for e with the JS input
-// {email, password, passwordConfirm, name?} and returns {token, record}.
-// Errors are thrown. Pages use it with their own request event.
-func upgradeAnonymousValue(vm *goja.Runtime, guests *anonauth.Plugin, e *core.RequestEvent, input goja.Value) goja.Value {
-	in, err := upgradeInputArg(input)
-	if err != nil {
-		throw(vm, err)
-	}
-	auth, err := guests.Upgrade(e, in)
-	if err != nil {
-		throw(vm, err)
-	}
-	return authDataValue(vm, auth.Token, auth.Record)
-}
-
-// upgradeInputArg reads {email, password, passwordConfirm, name} from JS.
-// Missing fields are empty (and reported by Upgrade as 422 field errors);
-// a field of the wrong type is a 400.
-func upgradeInputArg(v goja.Value) (anonauth.UpgradeInput, error) {
-	var in anonauth.UpgradeInput
-	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
-		return in, badArg("upgradeAnonymous: the second argument must be an object like {email, password, passwordConfirm, name}")
-	}
-	m, ok := v.Export().(map[string]any)
-	if !ok {
-		return in, badArg("upgradeAnonymous: the second argument must be an object like {email, password, passwordConfirm, name}")
-	}
-	fields := map[string]*string{
-		"email":           &in.Email,
-		"password":        &in.Password,
-		"passwordConfirm": &in.PasswordConfirm,
-		"name":            &in.Name,
-	}
-	for key, dst := range fields {
-		raw, present := m[key]
-		if !present || raw == nil {
-			continue
-		}
-		s, isString := raw.(string)
-		if !isString {
-			return in, badArg("upgradeAnonymous: %s must be a string", key)
-		}
-		*dst = s
-	}
-	return in, nil
 }
 
 // linkRunner runs compiled onAnonymousLink handlers in a small pool of VMs.
@@ -221,7 +175,7 @@ func newLinkRunner(app core.App, registering *goja.Runtime, init func(*goja.Runt
 	requireRegistry := new(require.Registry)
 	r := &linkRunner{app: app, idle: make(chan *goja.Runtime, linkVMPoolSize)}
 	r.factory = func() *goja.Runtime {
-		vm := newHooksLikeVM(app, requireRegistry, hooksDir, templates)
+		vm := gojax.NewHooksLikeVM(app, requireRegistry, hooksDir, templates)
 		bindConversionHooksWith(vm, guests, init)
 		if init != nil {
 			init(vm)

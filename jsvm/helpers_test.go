@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dop251/goja"
 	"github.com/pocketbase/pocketbase/apis"
@@ -22,14 +21,9 @@ import (
 
 // testOptions tweak the app newTestApp builds.
 type testOptions struct {
-	templatesDir  string   // default testdata/site
-	guests        []string // anonauth collections; default users + customers
-	rateLimit     int      // default -1 (off)
-	dev           bool
-	renderTimeout time.Duration
-	poolSize      int
-	typesDir      string                                 // default a temp dir
-	setup         func(t testing.TB, app *tests.TestApp) // before the plugins are registered
+	guests    []string // anonauth collections; default users + customers
+	rateLimit int      // default -1 (off)
+	typesDir  string   // default a temp dir
 }
 
 // newTestApp is a PocketBase test app (PocketBase's test data: a "users"
@@ -52,18 +46,11 @@ func newTestApp(t testing.TB, o testOptions) *tests.TestApp {
 		t.Fatal(err)
 	}
 
-	if o.templatesDir == "" {
-		o.templatesDir = "testdata/site"
-	}
 	if o.guests == nil {
 		o.guests = []string{"users", "customers"}
 	}
 	if o.rateLimit == 0 {
 		o.rateLimit = -1
-	}
-
-	if o.setup != nil {
-		o.setup(t, app)
 	}
 
 	if o.typesDir == "" {
@@ -85,10 +72,6 @@ func newTestApp(t testing.TB, o testOptions) *tests.TestApp {
 				vm.Set("userGlobal", "from the user's OnInit")
 			},
 		},
-		TemplatesDir:  o.templatesDir,
-		TemplatesDev:  o.dev,
-		RenderTimeout: o.renderTimeout,
-		PoolSize:      o.poolSize,
 	})
 
 	return app

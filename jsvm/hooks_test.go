@@ -124,15 +124,6 @@ func TestHooksRateLimited(t *testing.T) {
 	mustContain(t, res, `"status":429`, "Too many anonymous sign-ins")
 }
 
-// The hook's cookie is a working session for the pages and the API.
-func TestHooksCookieIsASession(t *testing.T) {
-	s := newServer(t, testOptions{})
-	res := s.do("POST", "/api/guest/start", `{}`, "Content-Type: application/json")
-	mustStatus(t, res, 200)
-	page := s.do("GET", "/", "", "Cookie: "+res.authCookie())
-	mustContain(t, page, "signed in: ", "anonymous=true")
-}
-
 // Our declarations land in TypesDir and inside PocketBase's types.d.ts
 // (which pb_hooks files reference), after PocketBase wrote it.
 func TestTypesFile(t *testing.T) {

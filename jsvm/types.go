@@ -30,7 +30,7 @@ const (
 // is what makes the existing `/// <reference path="../pb_data/types.d.ts" />`
 // of every pb_hooks file see our globals. PocketBase rewrites types.d.ts only
 // when its own version changes; we re-append on every bootstrap.
-func (p *plugin) registerTypes() {
+func (p *Plugin) registerTypes() {
 	p.app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{
 		Priority: typesRegisterOrder,
 		Func: func(e *core.BootstrapEvent) error {

@@ -1,8 +1,10 @@
-package jsvm
+package pages
 
 import (
 	"github.com/dop251/goja"
 	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/pocketguest/pocketguest/internal/gojax"
 )
 
 // signInAnonymously(), upgradeAnonymous(), deleteAnonymous() and signOut()
@@ -20,7 +22,7 @@ func (v *pageVM) refreshAuth(st *renderState) {
 // argument e (the pb_hooks form, e.g. signInAnonymously(e, options)) or the
 // page's own request. It returns the arguments after e.
 func (v *pageVM) pageEvent(call goja.FunctionCall, name string) (*core.RequestEvent, []goja.Value) {
-	if e, err := requestEventArg(call.Argument(0)); err == nil {
+	if e, err := gojax.RequestEventArg(call.Argument(0)); err == nil {
 		return e, call.Arguments[1:]
 	}
 	return v.current(name).e, call.Arguments
@@ -46,10 +48,10 @@ func firstArg(args []goja.Value) goja.Value {
 // jsSignIn is signInAnonymously(options?) bound to the page's request (or
 // signInAnonymously(e, options) like the pb_hooks global).
 func (v *pageVM) jsSignIn(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "signInAnonymously")
+	defer gojax.Guard(v.pg.p.app, v.rt, "signInAnonymously")
 	defer v.enterNative()()
 	e, args := v.pageEvent(call, "signInAnonymously")
-	res := v.pg.p.signIn(v.rt, e, firstArg(args))
+	res := gojax.SignIn(v.rt, v.pg.p.requireGuests(v.rt), e, firstArg(args))
 	v.sessionChanged(e, res.ToObject(v.rt).Get("token").String())
 	return res
 }
@@ -57,10 +59,10 @@ func (v *pageVM) jsSignIn(call goja.FunctionCall) goja.Value {
 // jsUpgrade is upgradeAnonymous(input) for the page's guest (or
 // upgradeAnonymous(e, input)).
 func (v *pageVM) jsUpgrade(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "upgradeAnonymous")
+	defer gojax.Guard(v.pg.p.app, v.rt, "upgradeAnonymous")
 	defer v.enterNative()()
 	e, args := v.pageEvent(call, "upgradeAnonymous")
-	res := upgradeAnonymousValue(v.rt, v.pg.p.requireGuests(v.rt), e, firstArg(args))
+	res := gojax.Upgrade(v.rt, v.pg.p.requireGuests(v.rt), e, firstArg(args))
 	v.sessionChanged(e, res.ToObject(v.rt).Get("token").String())
 	return res
 }
@@ -69,22 +71,22 @@ func (v *pageVM) jsUpgrade(call goja.FunctionCall) goja.Value {
 // deleteAnonymous(e)): the guest record is deleted, the cookie cleared and
 // the rest of the render sees no session.
 func (v *pageVM) jsDeleteAnonymous(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "deleteAnonymous")
+	defer gojax.Guard(v.pg.p.app, v.rt, "deleteAnonymous")
 	defer v.enterNative()()
 	e, _ := v.pageEvent(call, "deleteAnonymous")
 	if err := v.pg.p.requireGuests(v.rt).DeleteAnonymous(e); err != nil {
-		throw(v.rt, err)
+		gojax.Throw(v.rt, err)
 	}
 	v.sessionChanged(e, "")
 	return goja.Undefined()
 }
 
-// jsSignOut is signOut() for the page's request (or signOut(e)).
+// jsSignOut is signOut() for the page's request (or gojax.SignOut(e)).
 func (v *pageVM) jsSignOut(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "signOut")
+	defer gojax.Guard(v.pg.p.app, v.rt, "signOut")
 	defer v.enterNative()()
 	e, _ := v.pageEvent(call, "signOut")
-	signOut(e)
+	gojax.SignOut(e)
 	v.sessionChanged(e, "")
 	return goja.Undefined()
 }

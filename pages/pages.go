@@ -1,4 +1,4 @@
-package jsvm
+package pages
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,8 @@ import (
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/router"
 	"github.com/pocketbase/pocketbase/tools/template"
+
+	"github.com/pocketguest/pocketguest/internal/gojax"
 )
 
 // pages serves the templates directory. One instance lives per served app
@@ -47,7 +50,7 @@ func (p *plugin) registerPages() {
 			}
 			pg, err := p.newPages()
 			if err != nil {
-				return fmt.Errorf("jsvm: templates: %w", err)
+				return fmt.Errorf("pages: %w", err)
 			}
 			pg.api.router = se.Router
 			// "/" is the router's catch-all (PocketBase adds its own 404
@@ -74,13 +77,15 @@ func (p *plugin) newPages() (*pages, error) {
 		return nil, err
 	}
 
-	hooksDir, _ := absPath(p.config.Hooks.HooksDir)
+	hooksDir, _ := filepath.Abs(p.config.HooksDir)
 	requireRegistry := new(require.Registry)
 	templateRegistry := template.NewRegistry()
 	pg.pool = newVMPool(p.config.PoolSize, func() *pageVM {
-		vm := newHooksLikeVM(p.app, requireRegistry, hooksDir, templateRegistry)
+		vm := gojax.NewHooksLikeVM(p.app, requireRegistry, hooksDir, templateRegistry)
 		vm.SetMaxCallStackSize(maxCallStackSize)
-		p.onInit(vm)
+		if p.config.InitVM != nil {
+			p.config.InitVM(vm)
+		}
 		return newPageVM(pg, vm)
 	})
 
@@ -180,7 +185,7 @@ func isReserved(p string) bool {
 // beyond it, as in browsers, whose limit is ~10k). goja has no limit by
 // default: a page recursing through native calls (function g() {
 // [1].map(g) }) grew the Go stack for the whole render limit and then took
-// ~20 s to unwind (found by jsvm/fuzz_pages_test.go); at this depth it
+// ~20 s to unwind (found by pages/fuzz_pages_test.go); at this depth it
 // fails in milliseconds. Templates, includes and layouts use a few frames
 // per level, so real pages stay far below it.
 const maxCallStackSize = 2000

@@ -1,4 +1,4 @@
-package jsvm
+package pages
 
 // vmPool keeps up to cap(idle) page VMs for reuse. Unlike PocketBase's hooks
 // pool it is filled lazily (an app that serves no page builds no page VM)

@@ -1,4 +1,4 @@
-package jsvm
+package pages
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/pocketguest/pocketguest/anonauth"
+
+	"github.com/pocketguest/pocketguest/internal/gojax"
 )
 
 // PocketPages' auth helpers, same names and argument order, for pages:
@@ -114,23 +116,23 @@ func (v *pageVM) call(st *renderState, path string, body map[string]any) (map[st
 func (v *pageVM) finishSignIn(st *renderState, token string) goja.Value {
 	record, err := st.e.App.FindAuthRecordByToken(token, core.TokenTypeAuth)
 	if err != nil {
-		throw(v.rt, router.NewUnauthorizedError("Invalid or expired auth token.", nil))
+		gojax.Throw(v.rt, router.NewUnauthorizedError("Invalid or expired auth token.", nil))
 	}
 	if err := anonauth.SetAuthCookie(st.e, token, record); err != nil {
-		throw(v.rt, err)
+		gojax.Throw(v.rt, err)
 	}
 	st.e.Auth = record
 	st.token = token
 	v.refreshAuth(st)
 
-	return authDataValue(v.rt, token, record)
+	return gojax.AuthData(v.rt, token, record)
 }
 
 // authResponse finishes a sign-in from a PocketBase auth response.
 func (v *pageVM) authResponse(st *renderState, res map[string]any) goja.Value {
 	token, _ := res["token"].(string)
 	if token == "" {
-		throw(v.rt, router.NewInternalServerError("The auth response has no token.", nil))
+		gojax.Throw(v.rt, router.NewInternalServerError("The auth response has no token.", nil))
 	}
 	return v.finishSignIn(st, token)
 }
@@ -171,23 +173,23 @@ func collectionPath(collection, action string) string {
 // jsSignInWith is signIn(authData): a session from a token obtained
 // elsewhere (e.g. another helper, or a hook). The token is verified.
 func (v *pageVM) jsSignInWith(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "signIn")
+	defer gojax.Guard(v.pg.p.app, v.rt, "signIn")
 	defer v.enterNative()()
 	st := v.current("signIn")
 	data, ok := call.Argument(0).(*goja.Object)
 	if !ok {
-		throw(v.rt, badArg("signIn expects the auth data {token, record}"))
+		gojax.Throw(v.rt, gojax.BadArg("signIn expects the auth data {token, record}"))
 	}
 	token := data.Get("token")
 	if token == nil || goja.IsUndefined(token) || token.String() == "" {
-		throw(v.rt, badArg("signIn expects the auth data {token, record}"))
+		gojax.Throw(v.rt, gojax.BadArg("signIn expects the auth data {token, record}"))
 	}
 	return v.finishSignIn(st, token.String())
 }
 
 // jsSignInWithPassword is signInWithPassword(email, password, {collection}).
 func (v *pageVM) jsSignInWithPassword(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "signInWithPassword")
+	defer gojax.Guard(v.pg.p.app, v.rt, "signInWithPassword")
 	defer v.enterNative()()
 	st := v.current("signInWithPassword")
 	res, err := v.call(st, collectionPath(collectionOption(call, 2), "auth-with-password"), map[string]any{
@@ -195,7 +197,7 @@ func (v *pageVM) jsSignInWithPassword(call goja.FunctionCall) goja.Value {
 		"password": call.Argument(1).String(),
 	})
 	if err != nil {
-		throw(v.rt, err)
+		gojax.Throw(v.rt, err)
 	}
 	return v.authResponse(st, res)
 }
@@ -204,7 +206,7 @@ func (v *pageVM) jsSignInWithPassword(call goja.FunctionCall) goja.Value {
 // {collection, sendVerificationEmail}): creates the account and signs in. A
 // guest of that collection is upgraded in place instead.
 func (v *pageVM) jsRegisterWithPassword(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "registerWithPassword")
+	defer gojax.Guard(v.pg.p.app, v.rt, "registerWithPassword")
 	defer v.enterNative()()
 	st := v.current("registerWithPassword")
 	collection := collectionOption(call, 2)
@@ -213,7 +215,7 @@ func (v *pageVM) jsRegisterWithPassword(call goja.FunctionCall) goja.Value {
 	if guests := v.pg.p.guests(); guests != nil && anonauth.IsAnonymous(st.e.Auth) && st.e.Auth.Collection().Name == collection {
 		auth, err := guests.Upgrade(st.e, anonauth.UpgradeInput{Email: email, Password: password, PasswordConfirm: password})
 		if err != nil {
-			throw(v.rt, err)
+			gojax.Throw(v.rt, err)
 		}
 		return v.finishSignIn(st, auth.Token)
 	}
@@ -223,7 +225,7 @@ func (v *pageVM) jsRegisterWithPassword(call goja.FunctionCall) goja.Value {
 		"password":        password,
 		"passwordConfirm": password,
 	}); err != nil {
-		throw(v.rt, err)
+		gojax.Throw(v.rt, err)
 	}
 	if send, _ := boolOption(call, 2, "sendVerificationEmail"); send {
 		if _, err := v.call(st, collectionPath(collection, "request-verification"), map[string]any{"email": email}); err != nil {
@@ -232,7 +234,7 @@ func (v *pageVM) jsRegisterWithPassword(call goja.FunctionCall) goja.Value {
 	}
 	res, err := v.call(st, collectionPath(collection, "auth-with-password"), map[string]any{"identity": email, "password": password})
 	if err != nil {
-		throw(v.rt, err)
+		gojax.Throw(v.rt, err)
 	}
 	return v.authResponse(st, res)
 }
@@ -240,19 +242,19 @@ func (v *pageVM) jsRegisterWithPassword(call goja.FunctionCall) goja.Value {
 // jsRequestOTP is requestOTP(email, {collection}) → {otpId}. As in
 // PocketBase, an unknown email gets a dummy otpId (no email enumeration).
 func (v *pageVM) jsRequestOTP(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "requestOTP")
+	defer gojax.Guard(v.pg.p.app, v.rt, "requestOTP")
 	defer v.enterNative()()
 	st := v.current("requestOTP")
 	res, err := v.call(st, collectionPath(collectionOption(call, 1), "request-otp"), map[string]any{"email": call.Argument(0).String()})
 	if err != nil {
-		throw(v.rt, err)
+		gojax.Throw(v.rt, err)
 	}
 	return v.rt.ToValue(res)
 }
 
 // jsSignInWithOTP is signInWithOTP(otpId, password, {collection}).
 func (v *pageVM) jsSignInWithOTP(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "signInWithOTP")
+	defer gojax.Guard(v.pg.p.app, v.rt, "signInWithOTP")
 	defer v.enterNative()()
 	st := v.current("signInWithOTP")
 	res, err := v.call(st, collectionPath(collectionOption(call, 2), "auth-with-otp"), map[string]any{
@@ -260,7 +262,7 @@ func (v *pageVM) jsSignInWithOTP(call goja.FunctionCall) goja.Value {
 		"password": call.Argument(1).String(),
 	})
 	if err != nil {
-		throw(v.rt, err)
+		gojax.Throw(v.rt, err)
 	}
 	return v.authResponse(st, res)
 }
@@ -281,7 +283,7 @@ type oauth2State struct {
 // provider (or returns its URL when autoRedirect is false). redirectPath is
 // the page that calls signInWithOAuth2(params.state, params.code).
 func (v *pageVM) jsRequestOAuth2Login(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "requestOAuth2Login")
+	defer gojax.Guard(v.pg.p.app, v.rt, "requestOAuth2Login")
 	defer v.enterNative()()
 	st := v.current("requestOAuth2Login")
 	name := call.Argument(0).String()
@@ -297,18 +299,18 @@ func (v *pageVM) jsRequestOAuth2Login(call goja.FunctionCall) goja.Value {
 
 	collection, err := st.e.App.FindCachedCollectionByNameOrId(collectionName)
 	if err != nil || !collection.IsAuth() {
-		throw(v.rt, router.NewNotFoundError("Missing or invalid auth collection "+collectionName+".", nil))
+		gojax.Throw(v.rt, router.NewNotFoundError("Missing or invalid auth collection "+collectionName+".", nil))
 	}
 	if !collection.OAuth2.Enabled {
-		throw(v.rt, router.NewForbiddenError("The collection is not configured to allow OAuth2 authentication.", nil))
+		gojax.Throw(v.rt, router.NewForbiddenError("The collection is not configured to allow OAuth2 authentication.", nil))
 	}
 	config, ok := collection.OAuth2.GetProviderConfig(name)
 	if !ok {
-		throw(v.rt, router.NewBadRequestError("Unknown OAuth2 provider "+name+".", nil))
+		gojax.Throw(v.rt, router.NewBadRequestError("Unknown OAuth2 provider "+name+".", nil))
 	}
 	provider, err := config.InitProvider()
 	if err != nil {
-		throw(v.rt, router.NewBadRequestError("Failed to init the OAuth2 provider "+name+".", nil))
+		gojax.Throw(v.rt, router.NewBadRequestError("Failed to init the OAuth2 provider "+name+".", nil))
 	}
 
 	s := oauth2State{
@@ -350,7 +352,7 @@ func (v *pageVM) jsRequestOAuth2Login(call goja.FunctionCall) goja.Value {
 // match the one kept by requestOAuth2Login (else a 400 and no sign-in); the
 // code is exchanged by PocketBase's auth-with-oauth2.
 func (v *pageVM) jsSignInWithOAuth2(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "signInWithOAuth2")
+	defer gojax.Guard(v.pg.p.app, v.rt, "signInWithOAuth2")
 	defer v.enterNative()()
 	st := v.current("signInWithOAuth2")
 	state, code := call.Argument(0).String(), call.Argument(1).String()
@@ -365,10 +367,10 @@ func (v *pageVM) jsSignInWithOAuth2(call goja.FunctionCall) goja.Value {
 	http.SetCookie(st.e.Response, &http.Cookie{Name: oauth2CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
 
 	if s.State == "" || state == "" || subtle.ConstantTimeCompare([]byte(s.State), []byte(state)) != 1 {
-		throw(v.rt, router.NewBadRequestError("OAuth2 state mismatch: start the login again.", nil))
+		gojax.Throw(v.rt, router.NewBadRequestError("OAuth2 state mismatch: start the login again.", nil))
 	}
 	if code == "" {
-		throw(v.rt, router.NewBadRequestError("Missing OAuth2 code.", nil))
+		gojax.Throw(v.rt, router.NewBadRequestError("Missing OAuth2 code.", nil))
 	}
 
 	res, err := v.call(st, collectionPath(s.Collection, "auth-with-oauth2"), map[string]any{
@@ -378,7 +380,7 @@ func (v *pageVM) jsSignInWithOAuth2(call goja.FunctionCall) goja.Value {
 		"redirectURL":  s.RedirectURL,
 	})
 	if err != nil {
-		throw(v.rt, err)
+		gojax.Throw(v.rt, err)
 	}
 	return v.authResponse(st, res)
 }

@@ -1,4 +1,4 @@
-package jsvm
+package gojax
 
 import (
 	"github.com/dop251/goja"
@@ -10,7 +10,7 @@ import (
 	pbjsvm "github.com/pocketbase/pocketbase/plugins/jsvm"
 )
 
-// newHooksLikeVM returns a VM with exactly the globals PocketBase gives its
+// NewHooksLikeVM returns a VM with exactly the globals PocketBase gives its
 // pb_hooks executors (plugins/jsvm registerHooks: require, console, process,
 // Buffer, $app, $apis, $security, $os, $http, $mails, $dbx, ...), so code in
 // a page or an onAnonymousLink handler sees what a hook sees. PocketBase's
@@ -18,7 +18,7 @@ import (
 //
 // hooksDir and templates are the __hooks and $template values (nil: unset).
 // The caller adds its own globals (OnInit) afterwards.
-func newHooksLikeVM(app core.App, requireRegistry *require.Registry, hooksDir, templates any) *goja.Runtime {
+func NewHooksLikeVM(app core.App, requireRegistry *require.Registry, hooksDir, templates any) *goja.Runtime {
 	vm := goja.New()
 	requireRegistry.Enable(vm)
 	console.Enable(vm)

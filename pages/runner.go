@@ -1,4 +1,4 @@
-package jsvm
+package pages
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/dop251/goja"
+
+	"github.com/pocketguest/pocketguest/internal/gojax"
 )
 
 // runner executes compiled templates and modules in one goja runtime. It
@@ -133,7 +135,7 @@ func (r *runner) jsInclude(call goja.FunctionCall) goja.Value {
 
 	out, err := r.renderTemplate(name, locals)
 	if err != nil {
-		rethrow(r.rt, err)
+		gojax.Rethrow(r.rt, err)
 	}
 	return r.rt.ToValue(out)
 }
@@ -177,21 +179,6 @@ func (r *runner) resolvePrivate(dir, ref string, template bool) (string, bool) {
 		}
 		dir = path.Dir(dir)
 	}
-}
-
-// rethrow re-raises err inside the running JS: goja exceptions and
-// interrupts (which must stay uncatchable) as they are, anything else as a
-// catchable JS error.
-func rethrow(rt *goja.Runtime, err error) {
-	var ie *goja.InterruptedError
-	if errors.As(err, &ie) {
-		panic(ie)
-	}
-	var ex *goja.Exception
-	if errors.As(err, &ex) {
-		panic(ex)
-	}
-	panic(rt.NewGoError(err))
 }
 
 // escapeXML is ejs' escapeXML: undefined and null render as "", anything

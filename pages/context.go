@@ -1,16 +1,17 @@
-package jsvm
+package pages
 
 import (
 	"net/http"
 	"net/url"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 
 	"github.com/dop251/goja"
 	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/pocketguest/pocketguest/internal/gojax"
 )
 
 // The per-request context of a page: PocketPages' API (request, params,
@@ -246,7 +247,7 @@ func authValue(r *core.Record) any {
 // current returns the render in progress or throws.
 func (v *pageVM) current(name string) *renderState {
 	if v.st == nil {
-		throw(v.rt, badArg("Not available outside a page render: %s()", name))
+		gojax.Throw(v.rt, gojax.BadArg("Not available outside a page render: %s()", name))
 	}
 	return v.st
 }
@@ -255,7 +256,7 @@ func (v *pageVM) current(name string) *renderState {
 // it stops the render: the VM is interrupted, which no try/catch in the page
 // can swallow, and the redirect is answered.
 func (v *pageVM) jsRedirect(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "redirect")
+	defer gojax.Guard(v.pg.p.app, v.rt, "redirect")
 	st := v.current("redirect")
 	target := call.Argument(0).String()
 	status, message := http.StatusFound, ""
@@ -278,10 +279,10 @@ func (v *pageVM) jsRedirect(call goja.FunctionCall) goja.Value {
 
 func (v *pageVM) redirect(st *renderState, target string, status int, message string) {
 	if status < 300 || status > 399 {
-		throw(v.rt, badArg("Invalid redirect status %d: it must be 3xx", status))
+		gojax.Throw(v.rt, gojax.BadArg("Invalid redirect status %d: it must be 3xx", status))
 	}
 	if target == "" {
-		throw(v.rt, badArg("Invalid redirect: empty location"))
+		gojax.Throw(v.rt, gojax.BadArg("Invalid redirect: empty location"))
 	}
 	if message != "" {
 		if u, err := url.Parse(target); err == nil {
@@ -300,16 +301,16 @@ func (v *pageVM) redirect(st *renderState, target string, status int, message st
 // with the page context as its `api` argument. A module runs once per
 // render; every request gets fresh module state.
 func (v *pageVM) jsResolve(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "resolve")
+	defer gojax.Guard(v.pg.p.app, v.rt, "resolve")
 	st := v.current("resolve")
 	ref := call.Argument(0).String()
 	name, ok := v.resolvePrivate(path.Dir(st.route.file), ref, false)
 	if !ok {
-		throw(v.rt, badArg("Cannot resolve %q: no such module in a _private folder from the page's folder up to the templates root", ref))
+		gojax.Throw(v.rt, gojax.BadArg("Cannot resolve %q: no such module in a _private folder from the page's folder up to the templates root", ref))
 	}
 	exported, err := v.loadModule(st, name)
 	if err != nil {
-		rethrow(v.rt, err)
+		gojax.Rethrow(v.rt, err)
 	}
 	return exported
 }
@@ -421,5 +422,3 @@ func (v *pageVM) logger(level string) func(call goja.FunctionCall) goja.Value {
 		return goja.Undefined()
 	}
 }
-
-func absPath(p string) (string, error) { return filepath.Abs(p) }

@@ -1,4 +1,4 @@
-package jsvm
+package pages
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"net/url"
 
 	"github.com/dop251/goja"
+
+	"github.com/pocketguest/pocketguest/internal/gojax"
 )
 
 // The request side of a page's context: request.url, cookies(), body() /
@@ -69,7 +71,7 @@ func (v *pageVM) jsBody(call goja.FunctionCall) goja.Value {
 	st := v.current("body")
 	info, err := st.e.RequestInfo()
 	if err != nil {
-		throw(v.rt, badArg("Invalid request body: %v", err))
+		gojax.Throw(v.rt, gojax.BadArg("Invalid request body: %v", err))
 	}
 	return v.rt.ToValue(info.Body)
 }

@@ -1,16 +1,11 @@
-package jsvm
+package pages
 
 import (
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/dop251/goja"
-	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tests"
-
-	"github.com/pocketguest/pocketguest/anonauth"
 )
 
 func TestRouteTable(t *testing.T) {
@@ -140,58 +135,6 @@ func TestTemplateErrorLines(t *testing.T) {
 	_, err = compileTemplate("bad.ejs", "ok\n\n<% if (x { %>\n")
 	if te, ok := err.(*TemplateError); !ok || te.Line != 3 || !strings.Contains(te.Message, "SyntaxError") {
 		t.Fatalf("expected a SyntaxError at line 3, got %#v", err)
-	}
-}
-
-// A Go panic inside a binding becomes a catchable JS error (status 500),
-// and a non-event first argument a 400, never a crash.
-func TestGlobalsRecoverPanics(t *testing.T) {
-	app, err := tests.NewTestApp()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Cleanup()
-
-	anonauth.MustRegister(app, anonauth.Config{})
-	p := &plugin{app: app}
-	vm := goja.New()
-	p.bindGlobals(vm)
-	// an event without App/Request: the Go core would dereference nil
-	vm.Set("brokenEvent", &core.RequestEvent{})
-
-	v, err := vm.RunString(`
-		const out = []
-		try { signInAnonymously(brokenEvent) } catch (e) { out.push(e.status + " " + e.message) }
-		try { signInAnonymously() } catch (e) { out.push(e.status + " " + e.message) }
-		try { signOut(42) } catch (e) { out.push(e.status + " " + (e instanceof Error)) }
-		out.join("|")
-	`)
-	if err != nil {
-		t.Fatalf("the script must not fail: %v", err)
-	}
-	got := v.String()
-	want := "500 Internal error in signInAnonymously().|400 The first argument must be the request event (e) of the route or hook.|400 true"
-	if got != want {
-		t.Fatalf("got  %q\nwant %q", got, want)
-	}
-}
-
-// Hook events that embed the request event (e.g. onRecordAuthRequest's)
-// are accepted, and the pointer is the one the hook holds.
-func TestRequestEventArg(t *testing.T) {
-	re := &core.RequestEvent{}
-	re.Request = httptest.NewRequest("GET", "/", nil)
-	vm := goja.New()
-
-	if e, err := requestEventArg(vm.ToValue(re)); err != nil || e != re {
-		t.Fatalf("plain event: %v %v", e, err)
-	}
-	authEvent := &core.RecordAuthRequestEvent{RequestEvent: re}
-	if e, err := requestEventArg(vm.ToValue(authEvent)); err != nil || e != re {
-		t.Fatalf("embedding event: %v %v", e, err)
-	}
-	if _, err := requestEventArg(vm.ToValue(core.RequestEvent{})); err == nil {
-		t.Fatal("a copied event must be rejected: writes to it would not reach the response")
 	}
 }
 

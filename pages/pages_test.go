@@ -1,4 +1,4 @@
-package jsvm_test
+package pages_test
 
 import (
 	"fmt"
@@ -224,7 +224,7 @@ func TestRouting(t *testing.T) {
 		{Name: "/api always wins", Method: "GET", URL: "/api/shadow", ExpectedStatus: 404, ExpectedContent: notFound, NotExpectedContent: []string{"must never be served"}},
 		{Name: "PocketBase API still works", Method: "GET", URL: "/api/health", ExpectedStatus: 200, ExpectedContent: []string{`"code":200`}},
 		{Name: "traversal, encoded slash", Method: "GET", URL: "/products/..%2f_private%2fcart.js", ExpectedStatus: 404, NotExpectedContent: []string{"module.exports"}},
-		{Name: "traversal, encoded dots", Method: "GET", URL: "/css/%2e%2e/%2e%2e/jsvm.go", ExpectedStatus: 404, NotExpectedContent: []string{"package jsvm"}},
+		{Name: "traversal, encoded dots", Method: "GET", URL: "/css/%2e%2e/%2e%2e/plugin.go", ExpectedStatus: 404, NotExpectedContent: []string{"package pages"}},
 		{Name: "traversal, backslash", Method: "GET", URL: "/css/..%5c_private%5ccart.js", ExpectedStatus: 404, NotExpectedContent: []string{"module.exports"}},
 	}
 	for _, sc := range scenarios {
@@ -237,9 +237,9 @@ func TestRouting(t *testing.T) {
 // matters is that no file outside the served tree is ever returned.
 func TestTraversalRawDots(t *testing.T) {
 	s := newServer(t, testOptions{})
-	for _, p := range []string{"/css/../../helpers_test.go", "/css/../_private/cart.js", "/../jsvm.go"} {
+	for _, p := range []string{"/css/../../helpers_test.go", "/css/../_private/cart.js", "/../plugin.go"} {
 		res := s.do("GET", p, "")
-		if res.status == http.StatusOK || strings.Contains(res.body, "module.exports") || strings.Contains(res.body, "package jsvm") {
+		if res.status == http.StatusOK || strings.Contains(res.body, "module.exports") || strings.Contains(res.body, "package pages") {
 			t.Fatalf("%s: status %d body %q", p, res.status, res.body)
 		}
 	}
@@ -430,4 +430,13 @@ func TestConcurrentRenders(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
+}
+
+// The hook's cookie is a working session for the pages and the API.
+func TestHooksCookieIsASession(t *testing.T) {
+	s := newServer(t, testOptions{})
+	res := s.do("POST", "/api/guest/start", `{}`, "Content-Type: application/json")
+	mustStatus(t, res, 200)
+	page := s.do("GET", "/", "", "Cookie: "+res.authCookie())
+	mustContain(t, page, "signed in: ", "anonymous=true")
 }

@@ -1,4 +1,4 @@
-package jsvm
+package pages
 
 import (
 	"net/http"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+
+	"github.com/pocketguest/pocketguest/internal/gojax"
 )
 
 // The response object of a page: response.status(), header(), cookie(),
@@ -26,7 +28,7 @@ func (v *pageVM) jsStatus(call goja.FunctionCall) goja.Value {
 	if a := call.Argument(0); !goja.IsUndefined(a) {
 		code := int(a.ToInteger())
 		if code < 100 || code > 999 {
-			throw(v.rt, badArg("Invalid response status %d", code))
+			gojax.Throw(v.rt, gojax.BadArg("Invalid response status %d", code))
 		}
 		st.status = code
 	}
@@ -48,7 +50,7 @@ func (v *pageVM) jsResponseHeader(call goja.FunctionCall) goja.Value {
 // "cookie" package's serialize, Path=/ by default, non-strings as JSON), but
 // every cookie set in a response is kept, not just the last.
 func (v *pageVM) jsCookie(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "response.cookie")
+	defer gojax.Guard(v.pg.p.app, v.rt, "response.cookie")
 	st := v.current("response.cookie")
 	name := call.Argument(0).String()
 	raw := call.Argument(1)
@@ -96,7 +98,7 @@ func (v *pageVM) jsCookie(call goja.FunctionCall) goja.Value {
 		}
 	}
 	if err := c.Valid(); err != nil {
-		throw(v.rt, badArg("Invalid cookie: %v", err))
+		gojax.Throw(v.rt, gojax.BadArg("Invalid cookie: %v", err))
 	}
 	serialized := c.String()
 	st.e.Response.Header().Add("Set-Cookie", serialized)
@@ -123,7 +125,7 @@ func (v *pageVM) jsHTML(call goja.FunctionCall) goja.Value {
 // jsResponseRedirect is response.redirect(path, status = 302); like
 // redirect() it stops the render.
 func (v *pageVM) jsResponseRedirect(call goja.FunctionCall) goja.Value {
-	defer guard(v.pg.p.app, v.rt, "response.redirect")
+	defer gojax.Guard(v.pg.p.app, v.rt, "response.redirect")
 	st := v.current("response.redirect")
 	status := http.StatusFound
 	if s := call.Argument(1); !goja.IsUndefined(s) {

@@ -1,4 +1,4 @@
-package jsvm
+package pages
 
 import (
 	"io/fs"
@@ -9,7 +9,7 @@ import (
 )
 
 // Fuzz targets of the template router's path handling. The seeds run in
-// every `go test`; `go test ./jsvm -fuzz FuzzRouteMatch` explores further.
+// every `go test`; `go test ./pages -fuzz FuzzRouteMatch` explores further.
 
 // hostilePaths are the seed corpus shared by the targets: traversal in
 // every spelling, hidden files, odd characters.
