@@ -54,3 +54,13 @@ func (p *Plugin) auditPersist(app core.App, event string, record *core.Record) {
 			"event", event, "recordId", record.Id, "error", err)
 	}
 }
+
+// requestIP is the client IP of e for the audit trail (PocketBase's RealIP,
+// which honours the trusted proxy headers of the app's settings), "" when
+// there is no request (a call from Go).
+func requestIP(e *core.RequestEvent) string {
+	if e == nil || e.Request == nil {
+		return ""
+	}
+	return e.RealIP()
+}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/router"
@@ -220,12 +219,8 @@ func (p *Plugin) registerCookieSession() error {
 	p.app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Func: func(se *core.ServeEvent) error {
 			se.Router.Bind(&hook.Handler[*core.RequestEvent]{
-				Id: cookieMiddlewareId,
-				// Just before PocketBase's pbLoadAuthToken: the token we copy into
-				// the Authorization header is then verified (auth tokens only,
-				// expiry, tokenKey) by PocketBase itself, and e.Auth, the rules
-				// engine, auth-refresh and every hook see the session as usual.
-				Priority: apis.DefaultLoadAuthTokenMiddlewarePriority - 1,
+				Id:       cookieMiddlewareId,
+				Priority: priorityCookieSession, // hookorder.go
 				Func: func(e *core.RequestEvent) error {
 					return p.cookieAuth(e)
 				},

@@ -10,33 +10,31 @@ import (
 // PocketBase's cascade, whatever its relations say goes with it), clears the
 // pb_auth cookie and e.Auth.
 //
-// Errors (*router.ApiError): 404 when Config.DisableDelete is set, 401 no
-// session, 400 the caller is not anonymous (also when a concurrent upgrade
-// won), 404 the guest is already gone.
+// Errors (*router.ApiError, matched by errors.Is with the sentinels): 404
+// when Config.DisableDelete is set (ErrDeleteDisabled), 401 no session
+// (ErrNoSession), 400 the caller is not anonymous (ErrNotAnonymous; also
+// when a concurrent upgrade won, ErrAlreadyConverted), 404 the guest is
+// already gone (ErrGuestGone).
 func (p *Plugin) DeleteAnonymous(e *core.RequestEvent) error {
+	return p.deleteGuest(e, "")
+}
+
+// deleteGuest is DeleteAnonymous for a guest of collection (any enabled one
+// when empty).
+func (p *Plugin) deleteGuest(e *core.RequestEvent, collection string) error {
 	if p.config.DisableDelete {
 		return errDeleteDisabled()
 	}
-	guest, err := p.requestGuest(e, "")
+	guest, err := p.requestGuest(e, collection)
 	if err != nil {
 		return err
 	}
 
-	err = e.App.RunInTransaction(func(txApp core.App) error {
-		if err := lockForWrite(txApp, guest.Collection().Name); err != nil {
-			return err
-		}
-		fresh, err := txApp.FindRecordById(guest.Collection(), guest.Id)
-		if err != nil {
-			return errGuestGone()
-		}
-		if !IsAnonymous(fresh) {
-			return errAlreadyConverted()
-		}
+	err = guestTx(e.App, guest, func(txApp core.App, fresh *core.Record) error {
 		if err := txApp.Delete(fresh); err != nil {
 			return err
 		}
-		p.audit(txApp, AuditDeleted, fresh, "reason", "self")
+		p.audit(txApp, AuditDeleted, fresh, "reason", "self", "ip", requestIP(e))
 		return nil
 	})
 	if err != nil {
@@ -50,13 +48,7 @@ func (p *Plugin) DeleteAnonymous(e *core.RequestEvent) error {
 
 // handleDelete is POST /api/collections/{collection}/delete-anonymous.
 func (p *Plugin) handleDelete(e *core.RequestEvent) error {
-	if p.config.DisableDelete {
-		return errDeleteDisabled()
-	}
-	if _, err := p.requestGuest(e, e.Request.PathValue("collection")); err != nil {
-		return err
-	}
-	if err := p.DeleteAnonymous(e); err != nil {
+	if err := p.deleteGuest(e, e.Request.PathValue("collection")); err != nil {
 		return err
 	}
 	return e.NoContent(http.StatusNoContent)

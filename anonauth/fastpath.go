@@ -40,11 +40,7 @@ import (
 // uncommitted collection changes the cache does not show).
 // Config.DisableFastPath turns it off.
 
-const (
-	fastPathHookId         = "pocketguestAnonFastPath"
-	fastPathEnterPriority  = 98  // after user hooks, before PocketBase's (99)
-	fastPathReturnPriority = 100 // after PocketBase's, before the write
-)
+const fastPathHookId = "pocketguestAnonFastPath"
 
 // registerFastPath binds the two handlers (see the comment above).
 func (p *Plugin) registerFastPath() {
@@ -54,7 +50,7 @@ func (p *Plugin) registerFastPath() {
 
 	p.app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{
 		Id:       fastPathHookId + "Enter",
-		Priority: fastPathEnterPriority,
+		Priority: priorityFastPathEnter, // hookorder.go
 		Func: func(e *core.RecordEvent) error {
 			if !p.fastPathApplies(e) {
 				return e.Next()
@@ -72,7 +68,7 @@ func (p *Plugin) registerFastPath() {
 
 	p.app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{
 		Id:       fastPathHookId + "Return",
-		Priority: fastPathReturnPriority,
+		Priority: priorityFastPathReturn, // hookorder.go
 		Func: func(e *core.RecordEvent) error {
 			wrapped, ok := e.App.(*cachedAuthApp)
 			if !ok {

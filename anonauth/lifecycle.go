@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pocketbase/dbx"
-	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -77,11 +76,8 @@ func (p *Plugin) registerActivity() {
 
 	p.app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		se.Router.Bind(&hook.Handler[*core.RequestEvent]{
-			Id: activityMiddlewareId,
-			// Right after pbLoadAuthToken (e.Auth is known), before
-			// everything that may fail the request: a refused request from
-			// a live session is still activity.
-			Priority: apis.DefaultLoadAuthTokenMiddlewarePriority + 1,
+			Id:       activityMiddlewareId,
+			Priority: priorityActivity, // hookorder.go
 			Func: func(e *core.RequestEvent) error {
 				p.NoteActivity(e.Auth)
 				return e.Next()

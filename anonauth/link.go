@@ -83,9 +83,8 @@ func (p *Plugin) registerLink() {
 	p.onLink = &hook.Hook[*LinkEvent]{}
 	if p.config.OnLink != nil {
 		p.onLink.Bind(&hook.Handler[*LinkEvent]{
-			Id: configOnLinkHookId,
-			// Before handlers bound later with the default priority (JS).
-			Priority: -100,
+			Id:       configOnLinkHookId,
+			Priority: priorityConfigOnLink, // hookorder.go
 			Func: func(e *LinkEvent) error {
 				if err := p.config.OnLink(e); err != nil {
 					return err
@@ -96,10 +95,8 @@ func (p *Plugin) registerLink() {
 	}
 
 	p.app.OnRecordAuthRequest().Bind(&hook.Handler[*core.RecordAuthRequestEvent]{
-		Id: linkOnSignInHookId,
-		// Before the session hook (100), so that the merge transaction wraps
-		// the cookie it sets and the cookie is dropped if the merge fails.
-		Priority: 90,
+		Id:       linkOnSignInHookId,
+		Priority: priorityLinkOnSignIn, // hookorder.go
 		Func:     p.linkOnSignIn,
 	})
 }
@@ -133,20 +130,7 @@ func (p *Plugin) link(app core.App, anonymous, account *core.Record, re *core.Re
 		return errLinkInvalid("the account is anonymous too.")
 	}
 
-	return app.RunInTransaction(func(txApp core.App) error {
-		if err := lockForWrite(txApp, anonymous.Collection().Name); err != nil {
-			return err
-		}
-		// Re-read under the write lock (a concurrent upgrade or merge of the
-		// same guest may have committed since the request loaded it).
-		guest, err := txApp.FindRecordById(anonymous.Collection(), anonymous.Id)
-		if err != nil {
-			return errGuestGone()
-		}
-		if !IsAnonymous(guest) {
-			return errAlreadyConverted()
-		}
-
+	return guestTx(app, anonymous, func(txApp core.App, guest *core.Record) error {
 		event := &LinkEvent{
 			App:               txApp,
 			Anonymous:         guest,
@@ -210,21 +194,9 @@ func (p *Plugin) linkOnSignIn(e *core.RecordAuthRequestEvent) error {
 		return e.Next()
 	}
 
-	var mfaErr error
-	original := e.App
-	err := e.App.RunInTransaction(func(txApp core.App) error {
-		if err := lockForWrite(txApp, guest.Collection().Name); err != nil {
-			return err
-		}
-		e.App = txApp
-		defer func() { e.App = original }()
-
+	err := chainTx(&e.App, guest.Collection().Name, func(txApp core.App) error {
 		if err := e.Next(); err != nil {
-			if errors.Is(err, apis.ErrMFA) {
-				mfaErr = err // keep the MFA record PocketBase just created
-				return nil
-			}
-			return err
+			return err // apis.ErrMFA included: chainTx commits the MFA record
 		}
 		err := p.link(txApp, guest, e.Record, e.RequestEvent, e.AuthMethod)
 		if isStaleGuest(err) {
@@ -236,11 +208,10 @@ func (p *Plugin) linkOnSignIn(e *core.RecordAuthRequestEvent) error {
 		return err
 	})
 	if err != nil {
-		dropSetCookie(e.RequestEvent, CookieName)
+		if !errors.Is(err, apis.ErrMFA) {
+			dropSetCookie(e.RequestEvent, CookieName)
+		}
 		return err
-	}
-	if mfaErr != nil {
-		return mfaErr
 	}
 
 	e.Auth = e.Record

@@ -1,9 +1,6 @@
 package anonauth
 
 import (
-	"errors"
-
-	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 )
@@ -15,9 +12,8 @@ const oauth2HookId = "pocketguestOAuth2"
 // auth-with-oauth2, called with a guest session, convert or merge the guest.
 func (p *Plugin) registerOAuth2() {
 	p.app.OnRecordAuthWithOAuth2Request().Bind(&hook.Handler[*core.RecordAuthWithOAuth2RequestEvent]{
-		Id: oauth2HookId,
-		// Late: app handlers that pick e.Record themselves run first.
-		Priority: 100,
+		Id:       oauth2HookId,
+		Priority: priorityOAuth2WithGuest, // hookorder.go
 		Func:     p.oauth2WithGuest,
 	})
 }
@@ -51,30 +47,12 @@ func (p *Plugin) oauth2WithGuest(e *core.RecordAuthWithOAuth2RequestEvent) error
 		return e.Next()
 	}
 
-	var mfaErr error
-	original := e.App
-	err := e.App.RunInTransaction(func(txApp core.App) error {
-		if err := lockForWrite(txApp, guest.Collection().Name); err != nil {
-			return err
-		}
-		e.App = txApp
-		defer func() { e.App = original }()
-
+	return chainTx(&e.App, guest.Collection().Name, func(txApp core.App) error {
 		if err := p.prepareOAuth2(txApp, e, guest); err != nil {
 			return err
 		}
-
-		err := e.Next()
-		if errors.Is(err, apis.ErrMFA) {
-			mfaErr = err // keep the MFA record PocketBase just created
-			return nil
-		}
-		return err
+		return e.Next()
 	})
-	if err != nil {
-		return err
-	}
-	return mfaErr
 }
 
 // prepareOAuth2 picks what the OAuth2 sign-in does with the guest, before
@@ -95,34 +73,31 @@ func (p *Plugin) prepareOAuth2(txApp core.App, e *core.RecordAuthWithOAuth2Reque
 		}
 	}
 
-	// Upgrade in place. The guest is re-read inside the transaction (not
-	// e.Auth, loaded before it) and saved before PocketBase's own save, so
-	// nothing re-saves a stale copy over the identity link afterwards.
-	fresh, err := txApp.FindRecordById(e.Collection, guest.Id)
+	// Upgrade in place, through Convert: the guest is re-read inside the
+	// transaction (not e.Auth, loaded before it), and its token key rotates
+	// even when the provider gives no email (or an OIDC email with
+	// email_verified=false, which PocketBase drops), a save in which
+	// PocketBase itself would rotate nothing. It is saved before
+	// PocketBase's own save, so nothing re-saves a stale copy over the
+	// identity link afterwards.
+	upgraded, err := p.convert(txApp, guest, func(_ core.App, fresh *core.Record) error {
+		// Without a provider email the placeholder stays (unverified, on a
+		// domain that never receives mail) until the user changes it.
+		if email != "" {
+			fresh.SetEmail(email)
+		}
+		return nil
+	}, "method", "oauth2", "provider", e.ProviderName)
 	if err != nil {
-		return errGuestGone()
-	}
-	if !IsAnonymous(fresh) {
-		return errAlreadyConverted()
+		return err
 	}
 
-	fresh.Set(FieldIsAnonymous, false)
-	if email != "" {
-		fresh.SetEmail(email)
-	}
-	// Without a provider email the placeholder stays (unverified, on a
-	// domain that never receives mail) until the user changes it.
-	if err := txApp.Save(fresh); err != nil {
-		return upgradeSaveError(err)
-	}
-	p.audit(txApp, AuditConverted, fresh, "method", "oauth2", "provider", e.ProviderName)
-
-	e.Record = fresh
+	e.Record = upgraded
 	e.IsNewRecord = false
 	// PocketBase compares e.Auth with e.Record to know the identity is
 	// linked by the signed-in owner (no password reset); it is the same
 	// account, now no longer anonymous.
-	e.Auth = fresh
+	e.Auth = upgraded
 
 	return nil
 }

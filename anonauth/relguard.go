@@ -79,7 +79,7 @@ func (p *Plugin) registerRelationGuard() {
 	for _, h := range []*hook.TaggedHook[*core.RecordEvent]{p.app.OnRecordCreateExecute(), p.app.OnRecordUpdateExecute()} {
 		h.Bind(&hook.Handler[*core.RecordEvent]{
 			Id:       relationGuardHookId,
-			Priority: 101,
+			Priority: priorityRelationGuard, // hookorder.go
 			Func:     handler,
 		})
 	}

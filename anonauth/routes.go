@@ -1,6 +1,8 @@
 package anonauth
 
 import (
+	"errors"
+
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cast"
@@ -42,7 +44,8 @@ func (p *Plugin) handleSignIn(e *core.RequestEvent) error {
 		Fresh:      body.Fresh,
 	})
 	if err != nil {
-		if rl, ok := err.(*RateLimitError); ok {
+		var rl *RateLimitError
+		if errors.As(err, &rl) {
 			e.Response.Header().Set("Retry-After", retryAfterSeconds(rl.RetryAfter))
 			return rl.ApiError
 		}

@@ -28,9 +28,8 @@ const authResponseHookId = "pocketguestAuthResponse"
 //     survives refreshes and the token-key rotation of a password change.
 func (p *Plugin) registerAuthResponseHook() {
 	p.app.OnRecordAuthRequest().Bind(&hook.Handler[*core.RecordAuthRequestEvent]{
-		Id: authResponseHookId,
-		// Late, so app hooks that replace e.Record or e.Token run first.
-		Priority: 100,
+		Id:       authResponseHookId,
+		Priority: priorityAuthResponse, // hookorder.go
 		Func: func(e *core.RecordAuthRequestEvent) error {
 			// PocketBase has just signed a token with the collection's duration;
 			// a second signing is only needed when the guest lifetime differs

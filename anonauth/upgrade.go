@@ -28,30 +28,31 @@ type UpgradeInput struct {
 // (in the background, after the commit, never failing the upgrade) when the
 // app has SMTP enabled.
 //
-// A password or email change rotates the record's tokenKey, which kills the
-// guest token: Upgrade returns a fresh {token, record}, sets the pb_auth
-// cookie and e.Auth, so the user does not notice.
+// The record's token key is rotated (see Convert), which ends every guest
+// token: Upgrade returns a fresh {token, record}, sets the pb_auth cookie
+// and e.Auth, so the user does not notice.
 //
-// Errors (*router.ApiError): 401 no session, 400 not anonymous (also for the
-// loser of two concurrent upgrades), 409 email in use, 422 invalid email,
-// password rules or confirm mismatch (field-level data).
+// Errors (*router.ApiError, matched by errors.Is with the sentinels): 401 no
+// session (ErrNoSession), 400 not anonymous (ErrNotAnonymous; also the loser
+// of two concurrent upgrades, ErrAlreadyConverted), 409 email in use
+// (ErrEmailInUse), 422 invalid email, password rules or confirm mismatch
+// (field-level data).
 func (p *Plugin) Upgrade(e *core.RequestEvent, in UpgradeInput) (*AuthData, error) {
-	record, err := p.upgradeRecord(e, in)
+	guest, err := p.requestGuest(e, "")
+	if err != nil {
+		return nil, err
+	}
+	record, err := p.upgradeGuest(e, guest, in)
 	if err != nil {
 		return nil, err
 	}
 	return p.startSession(e, record)
 }
 
-// upgradeRecord does the upgrade without issuing a token (the HTTP handler
-// lets apis.RecordAuthResponse do that). It sets e.Auth to the upgraded record.
-func (p *Plugin) upgradeRecord(e *core.RequestEvent, in UpgradeInput) (*core.Record, error) {
-	guest, err := p.requestGuest(e, "")
-	if err != nil {
-		return nil, err
-	}
-	collection := guest.Collection()
-
+// upgradeGuest upgrades guest (the request's, already checked by
+// requestGuest) without issuing a token (the HTTP handler lets
+// apis.RecordAuthResponse do that). It sets e.Auth to the upgraded record.
+func (p *Plugin) upgradeGuest(e *core.RequestEvent, guest *core.Record, in UpgradeInput) (*core.Record, error) {
 	in.Email = strings.TrimSpace(in.Email)
 
 	// Everything cheap first: field rules of the collection and the email
@@ -65,28 +66,8 @@ func (p *Plugin) upgradeRecord(e *core.RequestEvent, in UpgradeInput) (*core.Rec
 	candidate.SetPassword(in.Password) // bcrypt, outside the transaction (it would hold the write lock)
 	password := candidate.GetRaw(core.FieldNamePassword)
 
-	var upgraded *core.Record
-	err = e.App.RunInTransaction(func(txApp core.App) error {
-		if err := lockForWrite(txApp, collection.Name); err != nil {
-			return err
-		}
-		// Re-read under the write lock: a concurrent upgrade, merge or delete
-		// of the same guest may have committed since e.Auth was loaded.
-		fresh, err := txApp.FindRecordById(collection, guest.Id)
-		if err != nil {
-			return errGuestGone()
-		}
-		if !IsAnonymous(fresh) {
-			return errAlreadyConverted()
-		}
-
+	upgraded, err := p.Convert(e.App, guest, "password", func(_ core.App, fresh *core.Record) error {
 		p.applyUpgrade(fresh, in, password)
-		if err := txApp.Save(fresh); err != nil {
-			return upgradeSaveError(err)
-		}
-
-		p.audit(txApp, AuditConverted, fresh, "method", "password")
-		upgraded = fresh
 		return nil
 	})
 	if err != nil {
@@ -200,8 +181,8 @@ func (p *Plugin) requestGuest(e *core.RequestEvent, collection string) (*core.Re
 // handleUpgrade is POST /api/collections/{collection}/upgrade-anonymous with
 // {email, password, passwordConfirm, name?} (JSON or form).
 func (p *Plugin) handleUpgrade(e *core.RequestEvent) error {
-	collection := e.Request.PathValue("collection")
-	if _, err := p.requestGuest(e, collection); err != nil {
+	guest, err := p.requestGuest(e, e.Request.PathValue("collection"))
+	if err != nil {
 		return err
 	}
 
@@ -210,7 +191,7 @@ func (p *Plugin) handleUpgrade(e *core.RequestEvent) error {
 		return e.BadRequestError("Failed to read the request body: expected {email, password, passwordConfirm, name?}.", err)
 	}
 
-	record, err := p.upgradeRecord(e, in)
+	record, err := p.upgradeGuest(e, guest, in)
 	if err != nil {
 		return err
 	}
