@@ -7,6 +7,7 @@ require (
 	github.com/pocketbase/ozzo-validation/v4 v4.3.0
 	github.com/pocketbase/pocketbase v0.39.11
 	github.com/spf13/cast v1.10.0
+	github.com/yuin/goldmark v1.8.7
 )
 
 require (

@@ -256,7 +256,7 @@ func (p *Plugin) cleanupCollection(ctx context.Context, collection *core.Collect
 		// cleanup's next batch competes with waiting sign-ins on equal terms
 		// and, holding the lock longer each time, takes most of it. With the
 		// pause it takes at most half, and sign-ins never wait for more
-		// than one batch (see README: cleanup under load).
+		// than one batch (see docs/lifecycle.md, "Cleanup under load").
 		time.Sleep(time.Since(batchStart))
 	}
 }

@@ -22,7 +22,7 @@ import (
 // TestCleanupUnderLoad deletes N stale guests with the cleanup while
 // sign-ins keep coming, and reports both rates and the sign-in latency
 // against a baseline without cleanup. The default suite runs N = 500;
-// the README figures come from N = 100,000:
+// the figures in docs/lifecycle.md come from N = 100,000:
 //
 //	POCKETGUEST_CLEANUP_LOAD=100000 go test ./anonauth -run TestCleanupUnderLoad -v
 //

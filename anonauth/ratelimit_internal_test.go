@@ -96,7 +96,7 @@ func ipv4(i int) string {
 
 // TestLimiterMemoryIsBounded: a flood of 10^6 distinct IPs keeps at most
 // MaxTrackedIPs entries, a client that is being limited stays limited
-// through the flood, and the memory figure is measured (README).
+// through the flood, and the memory figure is measured (docs/lifecycle.md).
 func TestLimiterMemoryIsBounded(t *testing.T) {
 	for _, maxIPs := range []int{100_000, 1_000_000} {
 		t.Run(fmt.Sprint(maxIPs), func(t *testing.T) {
