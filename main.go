@@ -24,34 +24,55 @@ import (
 	"github.com/pocketguest/pocketguest/pages"
 )
 
+// pocketBaseHooksPool is the --hooksPool default of PocketBase's own binary
+// (examples/base); pbjsvm.Config's zero value means no pool at all.
+const pocketBaseHooksPool = 15
+
 func main() {
+	app, guests := newApp(os.Args[1:])
+	if err := app.Start(); err != nil {
+		log.Fatal(err)
+	}
+	// PocketBase exits 0 even when a command failed (it prints the error);
+	// a failed `anonymous cleanup` must fail the operator's script.
+	if guests.CommandError() != nil {
+		os.Exit(1)
+	}
+}
+
+// newApp builds the app from the command line: flags (with their
+// POCKETGUEST_* environment forms) → the plugins' Config. Every default is
+// the plugin's own (anonauth.DefaultX, pages.DefaultX), so a flagless binary
+// behaves like the zero Config; main_test.go checks that and the table in
+// docs/configuration.md.
+func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 	app := pocketbase.New()
 	flags := app.RootCmd.PersistentFlags()
 
 	// PocketBase's usual JS runtime flags (same names as its own binary).
 	hooksDir := flags.String("hooksDir", env("HOOKS_DIR", ""), "the directory with the JS app hooks (default pb_data/../pb_hooks)")
 	hooksWatch := flags.Bool("hooksWatch", envBool("HOOKS_WATCH", true), "auto restart the app on pb_hooks file change; it has no effect on Windows")
-	hooksPool := flags.Int("hooksPool", envInt("HOOKS_POOL", 15), "the total prewarm goja.Runtime instances for the JS app hooks execution")
+	hooksPool := flags.Int("hooksPool", envInt("HOOKS_POOL", pocketBaseHooksPool), "the total prewarm goja.Runtime instances for the JS app hooks execution")
 	migrationsDir := flags.String("migrationsDir", env("MIGRATIONS_DIR", ""), "the directory with the user defined migrations (default pb_data/../pb_migrations)")
 	templatesDir := flags.String("templatesDir", env("TEMPLATES_DIR", ""), "the directory with the server-side EJS templates (default pb_data/../templates)")
-	templatesPool := flags.Int("templatesPool", envInt("TEMPLATES_POOL", 16), "page VMs kept for reuse by template renders (more concurrent renders build a one-off VM)")
-	renderTimeout := flags.Duration("renderTimeout", envDuration("RENDER_TIMEOUT", 5*time.Second), "JS execution time limit of one template render; 0 disables it")
+	templatesPool := flags.Int("templatesPool", envInt("TEMPLATES_POOL", pages.DefaultPoolSize), "page VMs kept for reuse by template renders (more concurrent renders build a one-off VM)")
+	renderTimeout := flags.Duration("renderTimeout", envDuration("RENDER_TIMEOUT", pages.DefaultRenderTimeout), "JS execution time limit of one template render; 0 disables it")
 	automigrate := flags.Bool("automigrate", envBool("AUTOMIGRATE", osutils.IsProbablyGoRun()), "enable/disable auto migrations (on by default under go run)")
 
 	// Anonymous accounts.
 	collections := flags.StringSlice("anonCollections", envList("ANON_COLLECTIONS", []string{anonauth.DefaultCollection}), "auth collections that allow anonymous sign-in")
-	emailDomain := flags.String("anonEmailDomain", env("ANON_EMAIL_DOMAIN", "example.com"), "domain of generated guest emails (anonymous-<random>@<domain>)")
-	tokenDuration := flags.Duration("anonTokenDuration", envDuration("ANON_TOKEN_DURATION", 7*24*time.Hour), "lifetime of a guest's auth token and cookie")
-	rateLimit := flags.Int("anonRateLimit", envInt("ANON_RATE_LIMIT", 30), "anonymous sign-ins per client IP per minute; 0 disables the limit")
+	emailDomain := flags.String("anonEmailDomain", env("ANON_EMAIL_DOMAIN", anonauth.DefaultEmailDomain), "domain of generated guest emails (anonymous-<random>@<domain>)")
+	tokenDuration := flags.Duration("anonTokenDuration", envDuration("ANON_TOKEN_DURATION", anonauth.DefaultTokenDuration), "lifetime of a guest's auth token and cookie")
+	rateLimit := flags.Int("anonRateLimit", envInt("ANON_RATE_LIMIT", anonauth.DefaultRateLimit), "anonymous sign-ins per client IP per minute; 0 disables the limit")
 	trustedOrigins := flags.StringSlice("anonTrustedOrigins", envList("ANON_TRUSTED_ORIGINS", nil), "extra origins allowed to make cookie-authenticated unsafe requests")
-	maxAge := flags.Duration("anonMaxAge", envDuration("ANON_MAX_AGE", 30*24*time.Hour), "delete guests inactive for longer than this (cron job); 0 disables the cleanup")
-	activityInterval := flags.Duration("anonActivityInterval", envDuration("ANON_ACTIVITY_INTERVAL", 5*time.Minute), "how often a guest's last activity (lastSeen) is written, at most")
-	cleanupSchedule := flags.String("anonCleanupSchedule", env("ANON_CLEANUP_SCHEDULE", "@hourly"), "cron expression (UTC) of the stale guest cleanup")
-	cleanupBatch := flags.Int("anonCleanupBatch", envInt("ANON_CLEANUP_BATCH", 50), "guests deleted per cleanup transaction")
+	maxAge := flags.Duration("anonMaxAge", envDuration("ANON_MAX_AGE", anonauth.DefaultMaxAge), "delete guests inactive for longer than this (cron job); 0 disables the cleanup")
+	activityInterval := flags.Duration("anonActivityInterval", envDuration("ANON_ACTIVITY_INTERVAL", anonauth.DefaultActivityInterval), "how often a guest's last activity (lastSeen) is written, at most")
+	cleanupSchedule := flags.String("anonCleanupSchedule", env("ANON_CLEANUP_SCHEDULE", anonauth.DefaultCleanupSchedule), "cron expression (UTC) of the stale guest cleanup")
+	cleanupBatch := flags.Int("anonCleanupBatch", envInt("ANON_CLEANUP_BATCH", anonauth.DefaultCleanupBatchSize), "guests deleted per cleanup transaction")
 
 	// Flags are parsed here, before the plugins are registered, because their
 	// values configure the plugins (the same order PocketBase's own main uses).
-	_ = app.RootCmd.ParseFlags(os.Args[1:])
+	_ = app.RootCmd.ParseFlags(args)
 
 	// anonauth first: the JS globals and templates call into it.
 	guests := anonauth.MustRegister(app, anonauth.Config{
@@ -97,14 +118,7 @@ func main() {
 		Dir:          *migrationsDir,
 	})
 
-	if err := app.Start(); err != nil {
-		log.Fatal(err)
-	}
-	// PocketBase exits 0 even when a command failed (it prints the error);
-	// a failed `anonymous cleanup` must fail the operator's script.
-	if guests.CommandError() != nil {
-		os.Exit(1)
-	}
+	return app, guests
 }
 
 // disabledIfZero maps the flag convention (0 = off) to the Config convention

@@ -63,9 +63,24 @@ import (
 // FieldIsAnonymous is the bool field that marks a guest record.
 const FieldIsAnonymous = "isAnonymous"
 
-// DefaultCollection is the auth collection used when none is configured or
-// none is asked for.
-const DefaultCollection = "users"
+// Defaults of Config: a zero field falls back to the value here. The
+// pocketguest binary's flags take their defaults from these too, so the
+// zero Config and a binary started without flags behave the same.
+const (
+	// DefaultCollection is the auth collection used when none is configured
+	// or none is asked for.
+	DefaultCollection = "users"
+
+	DefaultEmailDomain      = "example.com"
+	DefaultNameField        = "name"
+	DefaultTokenDuration    = 7 * 24 * time.Hour
+	DefaultRateLimit        = 30 // sign-ins per client per minute
+	DefaultMaxTrackedIPs    = 100_000
+	DefaultMaxAge           = 30 * 24 * time.Hour
+	DefaultActivityInterval = 5 * time.Minute
+	DefaultCleanupSchedule  = "@hourly"
+	DefaultCleanupBatchSize = 50
+)
 
 // storeKey is where Register keeps the plugin in app.Store(), so that other
 // packages (the jsvm globals) can find it without a package-level variable.
@@ -77,14 +92,14 @@ const storeKey = "pocketguest.anonauth"
 type Config struct {
 	// Collections lists the auth collections that allow anonymous sign-in.
 	//
-	// If empty it falls back to []string{"users"}.
+	// If empty it falls back to []string{DefaultCollection} ("users").
 	Collections []string
 
 	// EmailDomain is the domain of the generated placeholder emails
 	// ("anonymous-<random>@<EmailDomain>").
 	//
-	// If empty it falls back to "example.com" (as PocketPages does), a
-	// reserved domain that can never receive mail.
+	// If empty it falls back to DefaultEmailDomain, "example.com" (as
+	// PocketPages does), a reserved domain that can never receive mail.
 	EmailDomain string
 
 	// GenerateEmail, if set, replaces the default email generator (and
@@ -99,53 +114,55 @@ type Config struct {
 
 	// NameField is the field GenerateName writes to.
 	//
-	// If empty it falls back to "name".
+	// If empty it falls back to DefaultNameField ("name").
 	NameField string
 
 	// TokenDuration is the lifetime of a guest's auth token (and cookie),
 	// independent of the collection's own auth token duration. A refresh
 	// (auth-refresh) of a live guest session extends it by the same amount.
 	//
-	// If zero it falls back to 7 days.
+	// If zero it falls back to DefaultTokenDuration (7 days).
 	TokenDuration time.Duration
 
 	// RateLimit is how many anonymous sign-ins one client IP may make per
 	// minute. Superusers are exempt. Over the limit the HTTP endpoint answers
 	// 429 with Retry-After and the Go/JS APIs return the same error.
 	//
-	// If zero it falls back to 30; a negative value disables the limit.
+	// If zero it falls back to DefaultRateLimit (30); a negative value
+	// disables the limit.
 	RateLimit int
 
 	// MaxTrackedIPs bounds the memory of the rate limiter: at most this many
-	// client IPs (IPv6: /64 networks) are tracked at once (about 60 bytes
-	// each, measured).
+	// client IPs (IPv6: /64 networks) are tracked at once: 55-70 bytes each,
+	// measured by TestLimiterMemoryIsBounded (7 MB at the default).
 	//
-	// If zero it falls back to 100,000.
+	// If zero it falls back to DefaultMaxTrackedIPs (100,000).
 	MaxTrackedIPs int
 
 	// MaxAge is how long a guest may stay inactive (no sign-in, authenticated
 	// request or token refresh) before the cleanup job deletes it.
 	//
-	// If zero it falls back to 30 days; a negative value disables the cleanup.
+	// If zero it falls back to DefaultMaxAge (30 days); a negative value
+	// disables the cleanup.
 	MaxAge time.Duration
 
 	// ActivityInterval is how often a guest's last activity (the lastSeen
 	// field) is written to the database: activity is noted in memory and
 	// flushed at most once per guest per interval.
 	//
-	// If zero it falls back to 5 minutes.
+	// If zero it falls back to DefaultActivityInterval (5 minutes).
 	ActivityInterval time.Duration
 
 	// CleanupSchedule is the cron expression (UTC, minute resolution) of the
 	// stale guest cleanup job, which runs under `serve` only.
 	//
-	// If empty it falls back to "@hourly".
+	// If empty it falls back to DefaultCleanupSchedule ("@hourly").
 	CleanupSchedule string
 
 	// CleanupBatchSize is how many guests one cleanup transaction deletes.
 	// Small batches keep the write lock short, so sign-ins never stall.
 	//
-	// If zero it falls back to 50.
+	// If zero it falls back to DefaultCleanupBatchSize (50).
 	CleanupBatchSize int
 
 	// TrustedOrigins lists extra origins (e.g. "https://shop.example.com")
@@ -280,31 +297,31 @@ func (c Config) withDefaults() Config {
 		c.Collections = []string{DefaultCollection}
 	}
 	if c.EmailDomain == "" {
-		c.EmailDomain = "example.com"
+		c.EmailDomain = DefaultEmailDomain
 	}
 	if c.NameField == "" {
-		c.NameField = "name"
+		c.NameField = DefaultNameField
 	}
 	if c.TokenDuration <= 0 {
-		c.TokenDuration = 7 * 24 * time.Hour
+		c.TokenDuration = DefaultTokenDuration
 	}
 	if c.RateLimit == 0 {
-		c.RateLimit = 30
+		c.RateLimit = DefaultRateLimit
 	}
 	if c.MaxTrackedIPs <= 0 {
-		c.MaxTrackedIPs = 100_000
+		c.MaxTrackedIPs = DefaultMaxTrackedIPs
 	}
 	if c.MaxAge == 0 {
-		c.MaxAge = 30 * 24 * time.Hour
+		c.MaxAge = DefaultMaxAge
 	}
 	if c.ActivityInterval <= 0 {
-		c.ActivityInterval = 5 * time.Minute
+		c.ActivityInterval = DefaultActivityInterval
 	}
 	if c.CleanupSchedule == "" {
-		c.CleanupSchedule = "@hourly"
+		c.CleanupSchedule = DefaultCleanupSchedule
 	}
 	if c.CleanupBatchSize <= 0 {
-		c.CleanupBatchSize = 50
+		c.CleanupBatchSize = DefaultCleanupBatchSize
 	}
 	return c
 }

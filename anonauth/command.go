@@ -58,7 +58,7 @@ func (p *Plugin) cleanupCommand() *cobra.Command {
 
 	defaultAge := p.config.MaxAge
 	if defaultAge <= 0 {
-		defaultAge = 30 * 24 * time.Hour
+		defaultAge = DefaultMaxAge
 	}
 
 	cmd := &cobra.Command{

@@ -16,7 +16,7 @@
 //
 // Usage (from the repository root):
 //
-//	go run ./bench                  # the full bench, ~4 minutes on 2 cores
+//	go run ./bench                  # the full bench, ~3 minutes on 2 cores after the build
 //	go run ./bench -quick           # a few seconds: proves the bench works
 //	go run ./bench -duration 20s -concurrency 32 -rows 0,1000000
 //

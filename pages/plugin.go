@@ -43,9 +43,18 @@ import (
 	"github.com/pocketguest/pocketguest/internal/gojax"
 )
 
+// Defaults of Config: a zero field falls back to the value here, and the
+// pocketguest binary's flags take their defaults from these too.
+const (
+	DefaultRenderTimeout = 5 * time.Second
+	// DefaultPoolSize lets 16 renders (the bench's concurrency) run at once
+	// without building a VM.
+	DefaultPoolSize = 16
+)
+
 // Config defines the options of the plugin. Its zero value works: pages
 // from pb_data/../templates, production error pages, a 5s render limit and
-// 8 pooled page VMs.
+// 16 pooled page VMs.
 type Config struct {
 	// TemplatesDir is the pages root.
 	//
@@ -69,13 +78,14 @@ type Config struct {
 	// over it is interrupted and answers 500. A sign-in or auth helper call
 	// in progress is not cut off: the limit is checked again when it returns.
 	//
-	// If zero it falls back to 5s. A negative value disables the limit.
+	// If zero it falls back to DefaultRenderTimeout (5s). A negative value
+	// disables the limit.
 	RenderTimeout time.Duration
 
 	// PoolSize is how many page VMs are kept for reuse. More concurrent
 	// renders than that get a one-off VM (slower: ~ms to build).
 	//
-	// If zero it falls back to 8.
+	// If zero it falls back to DefaultPoolSize (16).
 	PoolSize int
 
 	// Guests is the anonauth plugin the page globals call.
@@ -110,10 +120,10 @@ func Register(app core.App, config Config) error {
 		p.config.HooksDir = filepath.Join(app.DataDir(), "../pb_hooks")
 	}
 	if p.config.RenderTimeout == 0 {
-		p.config.RenderTimeout = 5 * time.Second
+		p.config.RenderTimeout = DefaultRenderTimeout
 	}
 	if p.config.PoolSize <= 0 {
-		p.config.PoolSize = 8
+		p.config.PoolSize = DefaultPoolSize
 	}
 
 	p.registerPages()
