@@ -49,6 +49,10 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 	app := pocketbase.New()
 	flags := app.RootCmd.PersistentFlags()
 
+	// `pocketguest --version`: cobra adds the flag; print our lines as they are.
+	app.RootCmd.Version = version()
+	app.RootCmd.SetVersionTemplate("{{.Version}}")
+
 	// PocketBase's usual JS runtime flags (same names as its own binary).
 	hooksDir := flags.String("hooksDir", env("HOOKS_DIR", ""), "the directory with the JS app hooks (default pb_data/../pb_hooks)")
 	hooksWatch := flags.Bool("hooksWatch", envBool("HOOKS_WATCH", true), "auto restart the app on pb_hooks file change; it has no effect on Windows")

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -187,4 +188,62 @@ func parseFlagTable(t *testing.T, path string) map[string]string {
 		rows[m[1]] = def
 	}
 	return rows
+}
+
+func TestVersionFormat(t *testing.T) {
+	info := &debug.BuildInfo{
+		GoVersion: "go1.26.0",
+		Main:      debug.Module{Path: "github.com/pocketguest/pocketguest", Version: "v1.2.0"},
+		Deps:      []*debug.Module{{Path: "github.com/pocketbase/pocketbase", Version: "v0.39.11"}},
+		Settings: []debug.BuildSetting{
+			{Key: "GOOS", Value: "darwin"}, {Key: "GOARCH", Value: "arm64"},
+			{Key: "vcs.revision", Value: "84b2fe0c0ffee"}, {Key: "vcs.time", Value: "2026-11-29T17:02:42Z"},
+			{Key: "vcs.modified", Value: "true"},
+		},
+	}
+	want := "pocketguest v1.2.0\n" +
+		"PocketBase v0.39.11\n" +
+		"commit 84b2fe0c0ffee (2026-11-29T17:02:42Z) with uncommitted changes\n" +
+		"go1.26.0 darwin/arm64\n"
+	if got := formatVersion(info); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+
+	info.Main.Version = "(devel)"
+	info.Settings = info.Settings[:2]
+	info.Deps[0].Replace = &debug.Module{Path: "../pocketbase", Version: ""}
+	want = "pocketguest (devel)\n" +
+		"PocketBase v0.39.11 (replaced by ../pocketbase)\n" +
+		"commit unknown (built without VCS information)\n" +
+		"go1.26.0 darwin/arm64\n"
+	if got := formatVersion(info); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestVersionFlag runs `pocketguest --version` on the real command tree; the
+// PocketBase version must be the one go.mod requires.
+func TestVersionFlag(t *testing.T) {
+	app, _ := testApp(t)
+	var out strings.Builder
+	app.RootCmd.SetOut(&out)
+	app.RootCmd.SetArgs([]string{"--version"})
+	if err := app.RootCmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+
+	gomod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/pocketbase/pocketbase (v\S+)`).FindSubmatch(gomod)
+	if m == nil {
+		t.Fatal("go.mod does not require github.com/pocketbase/pocketbase")
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "pocketguest ") ||
+		lines[1] != "PocketBase "+string(m[1]) || !strings.HasPrefix(lines[2], "commit ") ||
+		!strings.HasPrefix(lines[3], "go1.") {
+		t.Errorf("--version printed:\n%s", out.String())
+	}
 }
