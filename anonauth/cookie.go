@@ -13,6 +13,8 @@ import (
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/router"
 	"github.com/pocketbase/pocketbase/tools/security"
+
+	"github.com/pocketguest/pocketguest/internal/uricomponent"
 )
 
 // CookieName is the session cookie, named and formatted as the official
@@ -112,7 +114,7 @@ func EncodeAuthCookie(token string, record *core.Record) (string, error) {
 		}
 	}
 
-	return encodeURIComponent(string(raw)), nil
+	return uricomponent.Encode(string(raw)), nil
 }
 
 // DecodeAuthCookie parses a pb_auth cookie value (as written by
@@ -156,26 +158,6 @@ func trimmedRecord(record *core.Record) map[string]any {
 		core.FieldNameVerified:       record.Verified(),
 		FieldIsAnonymous:             record.GetBool(FieldIsAnonymous),
 	}
-}
-
-// encodeURIComponent escapes like JavaScript's encodeURIComponent: everything
-// but A-Z a-z 0-9 - _ . ! ~ * ' ( ). (url.PathEscape and QueryEscape differ
-// from it; QueryEscape's "+" for space is not decoded by the SDK at all.)
-func encodeURIComponent(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(s) + len(s)/4)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.!~*'()", c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
 }
 
 // tokenExpiry reads the exp claim of a token we just issued (no signature

@@ -266,7 +266,7 @@ func (b *bench) dirs(name string) (serverDirs, error) {
 	if b.pristine == "" {
 		return d, os.MkdirAll(d.data, 0o755)
 	}
-	return d, copyDir(b.pristine, d.data)
+	return d, devserver.CopyDir(b.pristine, d.data) // the server is stopped: the SQLite files are consistent
 }
 
 // preparePristine creates the pb_data every phase starts from: migrations

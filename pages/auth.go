@@ -7,10 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dop251/goja"
@@ -22,6 +20,7 @@ import (
 	"github.com/pocketguest/pocketguest/anonauth"
 
 	"github.com/pocketguest/pocketguest/internal/gojax"
+	"github.com/pocketguest/pocketguest/internal/uricomponent"
 )
 
 // PocketPages' auth helpers, same names and argument order, for pages:
@@ -55,38 +54,18 @@ const oauth2CookieName = "pb_oauth2"
 // oauth2StateTTL is how long an OAuth2 login may take.
 const oauth2StateTTL = 10 * time.Minute
 
-// internalAPI dispatches requests to the app's routes in-process. The mux is
-// built on first use, when every route has been registered.
-type internalAPI struct {
-	router *router.Router[*core.RequestEvent]
-	once   sync.Once
-	mux    http.Handler
-	err    error
-}
-
-func (a *internalAPI) handler() (http.Handler, error) {
-	a.once.Do(func() {
-		if a.router == nil {
-			a.err = router.NewInternalServerError("The app router is not available", nil)
-			return
-		}
-		a.mux, a.err = a.router.BuildMux()
-	})
-	return a.mux, a.err
-}
-
 // call sends a JSON POST to PocketBase's route as the page's client: same
 // remote address and user agent, and the session the page has now.
 func (v *pageVM) call(st *renderState, path string, body map[string]any) (map[string]any, error) {
-	h, err := v.pg.api.handler()
-	if err != nil {
-		return nil, err
-	}
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
-	req := httptest.NewRequestWithContext(st.e.Request.Context(), http.MethodPost, path, bytes.NewReader(raw))
+	req, err := http.NewRequestWithContext(st.e.Request.Context(), http.MethodPost, path, bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	req.RequestURI = path // as a server sets it
 	req.RemoteAddr = st.e.Request.RemoteAddr
 	req.Host = st.e.Request.Host
 	req.Header.Set("Content-Type", "application/json")
@@ -99,14 +78,16 @@ func (v *pageVM) call(st *renderState, path string, body map[string]any) (map[st
 		req.Header.Set("Authorization", st.token)
 	}
 
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+	status, resBody, err := v.pg.api.serve(req)
+	if err != nil {
+		return nil, err
+	}
 
 	var out map[string]any
-	_ = json.Unmarshal(rec.Body.Bytes(), &out)
-	if rec.Code >= 400 {
+	_ = json.Unmarshal(resBody, &out)
+	if status >= 400 {
 		msg, _ := out["message"].(string)
-		return nil, router.NewApiError(rec.Code, msg, out["data"])
+		return nil, router.NewApiError(status, msg, out["data"])
 	}
 	return out, nil
 }
@@ -334,7 +315,7 @@ func (v *pageVM) jsRequestOAuth2Login(call goja.FunctionCall) goja.Value {
 	raw, _ := json.Marshal(s)
 	http.SetCookie(st.e.Response, &http.Cookie{
 		Name:     oauth2CookieName,
-		Value:    encodeURIComponent(string(raw)),
+		Value:    uricomponent.Encode(string(raw)),
 		Path:     "/",
 		MaxAge:   int(oauth2StateTTL / time.Second),
 		HttpOnly: true,

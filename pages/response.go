@@ -8,6 +8,7 @@ import (
 	"github.com/dop251/goja"
 
 	"github.com/pocketguest/pocketguest/internal/gojax"
+	"github.com/pocketguest/pocketguest/internal/uricomponent"
 )
 
 // The response object of a page: response.status(), header(), cookie(),
@@ -61,7 +62,7 @@ func (v *pageVM) jsCookie(call goja.FunctionCall) goja.Value {
 		value = v.text([]goja.Value{raw})
 	}
 
-	c := &http.Cookie{Name: name, Value: encodeURIComponent(value), Path: "/"}
+	c := &http.Cookie{Name: name, Value: uricomponent.Encode(value), Path: "/"}
 	if opts, ok := call.Argument(2).(*goja.Object); ok {
 		for _, k := range opts.Keys() {
 			o := opts.Get(k)
@@ -140,23 +141,4 @@ func (v *pageVM) jsWrite(call goja.FunctionCall) goja.Value {
 	v.current("response.write")
 	v.echo(call.Argument(0).String())
 	return goja.Undefined()
-}
-
-// encodeURIComponent escapes like JS encodeURIComponent (which the "cookie"
-// package uses), not like url.QueryEscape (spaces as "+").
-func encodeURIComponent(s string) string {
-	const unreserved = "-_.!~*'()"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(unreserved, c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		const hex = "0123456789ABCDEF"
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
 }

@@ -3,6 +3,7 @@ package pages
 import (
 	"errors"
 	"fmt"
+	"html"
 	"path"
 	"strings"
 
@@ -196,7 +197,5 @@ func (r *runner) escapeXML(call goja.FunctionCall) goja.Value {
 		}
 		return r.rt.ToValue(s)
 	}
-	return r.rt.ToValue(htmlEscaper.Replace(s))
+	return r.rt.ToValue(html.EscapeString(s)) // the same five entities as npm ejs
 }
-
-var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")
