@@ -55,15 +55,10 @@ const linkVMPoolSize = 2
 // bindConversionHooks sets upgradeAnonymous, deleteAnonymous and
 // onAnonymousLink on vm. guests may be nil: the plugin is then looked up
 // from $app when first needed, so anonauth may be registered after jsvm.
-func bindConversionHooks(vm *goja.Runtime, guests *anonauth.Plugin) {
-	bindConversionHooksWith(vm, guests, nil)
-}
-
-// bindConversionHooksWith is bindConversionHooks where linkVMInit (if not
-// nil) also runs on every VM that executes onAnonymousLink handlers, after
-// the standard globals: pass the plugin's whole OnInit to give link handlers
-// the same globals as every other hook.
-func bindConversionHooksWith(vm *goja.Runtime, guests *anonauth.Plugin, linkVMInit func(*goja.Runtime)) {
+// linkVMInit, if not nil, also runs on every VM that executes
+// onAnonymousLink handlers, after the standard globals: the plugin passes its
+// whole OnInit so link handlers get the same globals as every other hook.
+func bindConversionHooks(vm *goja.Runtime, guests *anonauth.Plugin, linkVMInit func(*goja.Runtime)) {
 	resolve := func() (*anonauth.Plugin, error) {
 		if guests != nil {
 			return guests, nil
@@ -176,7 +171,7 @@ func newLinkRunner(app core.App, registering *goja.Runtime, init func(*goja.Runt
 	r := &linkRunner{app: app, idle: make(chan *goja.Runtime, linkVMPoolSize)}
 	r.factory = func() *goja.Runtime {
 		vm := gojax.NewHooksLikeVM(app, requireRegistry, hooksDir, templates)
-		bindConversionHooksWith(vm, guests, init)
+		bindConversionHooks(vm, guests, init)
 		if init != nil {
 			init(vm)
 		}

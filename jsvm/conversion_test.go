@@ -64,7 +64,7 @@ func newConversionFixture(t *testing.T, cfg anonauth.Config) *conversionFixture 
 	pbjsvm.BindDbx(f.vm)
 	pbjsvm.BindApis(f.vm)
 	f.vm.Set("$app", app)
-	bindConversionHooks(f.vm, nil) // nil: found through $app, as when anonauth registers after jsvm
+	bindConversionHooks(f.vm, nil, nil) // nil: found through $app, as when anonauth registers after jsvm
 
 	return f
 }
@@ -289,7 +289,7 @@ func TestConversionOnAnonymousLinkFromPbHooks(t *testing.T) {
 		HooksDir:      hooksDir,
 		HooksPoolSize: 1,
 		TypesDir:      t.TempDir(),
-		OnInit:        func(vm *goja.Runtime) { bindConversionHooks(vm, nil) },
+		OnInit:        func(vm *goja.Runtime) { bindConversionHooks(vm, nil, nil) },
 	})
 
 	if err := f.guests.Link(f.app, f.guest, f.account); err != nil {

@@ -37,5 +37,5 @@ func (p *Plugin) bindGlobals(vm *goja.Runtime) {
 		return goja.Undefined()
 	})
 
-	bindConversionHooksWith(vm, p.config.Guests, p.onInit)
+	bindConversionHooks(vm, p.config.Guests, p.onInit)
 }
