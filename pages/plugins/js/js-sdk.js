@@ -571,14 +571,7 @@ class PocketBase {
       throw new ClientResponseError({ url, status: 0, response: { message: String(err && err.message || err) }, originalError: err })
     }
 
-    let data = {}
-    if (res.body) {
-      try {
-        data = JSON.parse(res.body)
-      } catch (_) {
-        data = {}
-      }
-    }
+    let data = res.data === undefined ? {} : res.data
     if (this.afterSend) {
       data = this.afterSend({ url, status: res.status }, data, options)
     }
