@@ -15,8 +15,8 @@ import (
 // realtimeSend is natives.realtimeSend(topic, data, filter?) → the number of
 // clients the message goes to. The filter(clientId, client, topic, data)
 // runs here, on the page's VM (goja is single-threaded); the sends run in
-// the background, one goroutine per call, as PocketBase's own broadcasts
-// do: a stalled browser connection must not hold up the page.
+// the background, one goroutine per client: a stalled browser connection
+// must hold up neither the page nor the other clients.
 func (n *natives) realtimeSend(topic, data string, filter goja.Value) int {
 	fn, hasFilter := goja.AssertFunction(filter)
 	var targets []subscriptions.Client
@@ -38,13 +38,9 @@ func (n *natives) realtimeSend(topic, data string, filter goja.Value) int {
 			targets = append(targets, client)
 		}
 	}
-	if len(targets) > 0 {
-		msg := subscriptions.Message{Name: topic, Data: []byte(data)}
-		routine.FireAndForget(func() {
-			for _, client := range targets {
-				client.Send(msg)
-			}
-		})
+	msg := subscriptions.Message{Name: topic, Data: []byte(data)}
+	for _, client := range targets {
+		routine.FireAndForget(func() { client.Send(msg) })
 	}
 	return len(targets)
 }

@@ -9,7 +9,8 @@
 //       get(key), set(key, value), unset(key), send({name, data})
 //
 // Clients are the ones connected to /api/realtime (PocketBase's broker);
-// send() returns at once, the messages go out in the background.
+// send() returns at once with the number of clients chosen (PocketPages
+// returns nothing), the messages go out in the background.
 
 const natives = __pocketguestPlugins
 
@@ -24,7 +25,7 @@ function realtimePluginFactory(config) {
         send(topic, message, options) {
           const data = typeof message === 'string' ? message : JSON.stringify(message)
           const filter = options && options.filter
-          natives.realtimeSend(String(topic), data, filter)
+          return natives.realtimeSend(String(topic), data, filter)
         },
       }
     },
