@@ -293,7 +293,7 @@ func (te *testEnv) event(method, target, body string, headers ...string) (*core.
 	rec := httptest.NewRecorder()
 	e := &core.RequestEvent{App: te.app}
 	e.Request = req
-	e.Response = rec
+	e.Response = &router.ResponseWriter{ResponseWriter: rec} // as the router wraps it: e.Written() works
 	return e, rec
 }
 
