@@ -26,7 +26,7 @@ func TestMarkedRendersMarkdownAfterEJS(t *testing.T) {
 		`<a href="/docs/overview">Overview</a>`,
 		`<table>`, `<del>2</del>`, `<input checked="" disabled="" type="checkbox"`,
 		`<img src="/fp/img/logo.png" alt="logo" title="The logo">`, // through asset()
-		`<img src="https://example.com/x.png" alt="remote">`,      // absolute: as is
+		`<img src="https://example.com/x.png" alt="remote">`,       // absolute: as is
 		`<div class="note">raw html</div>`,
 	} {
 		if !strings.Contains(out, part) {
