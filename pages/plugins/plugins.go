@@ -23,28 +23,45 @@
 //     the realtime broker, Markdown, Datastar SSE). They live in one global,
 //     [NativesGlobal], so a page VM's set of globals grows by one name.
 //
-// What the modules expect from the engine (PocketPages' own behaviour):
+// What the modules need from the engine (PocketPages' own behaviour; the
+// test host in host_test.go drives them exactly so):
 //
-//   - config.globalApi is an object whose properties every page's api (and
-//     template locals) also has; factories assign to it (pb, createUser,
-//     forEach, ...). config.dbg(...) logs at debug level.
-//   - onExtendContextApi({api, route}) runs once per request before the page
-//     renders, with the request's own api object: what a plugin sets there
-//     (api.pb, api.realtime, api.datastar) is what the page sees.
-//     api.request.event is the request's *core.RequestEvent, and
-//     api.request.auth / api.request.authToken its session.
-//   - onRender({content, api, filePath, route, plugins}) runs, in plugin
-//     order, for the page, each layout and each include (as
-//     pocketpages-plugin-ejs does), after EJS; the marked plugin turns .md
-//     output into HTML there and the datastar plugin turns a page rendered
-//     for a Datastar request into an SSE event.
-//   - Streaming (Datastar SSE): datastar.patchElements/patchSignals/
-//     executeScript write server-sent events straight to the request's
-//     response (datastar-go's generator flushes the headers, Content-Type
-//     text/event-stream, on the first event), like PocketPages' echo does.
-//     After the render the engine must check e.Written() and, when true,
-//     write nothing more: no layout, no body, no error page (PocketPages
-//     stops the same way on a non-HTML Content-Type).
+//  1. Bind(vm, env) runs on every page VM before any module source, and
+//     before the VM's list of base globals is taken (it adds one global).
+//     env.Handler returns the router's http.Handler once serving (nil
+//     before: pb() then throws a clear error).
+//  2. factory(config, extra): config = {pagesRoot, config, globalApi,
+//     routes, dbg}. What a factory assigns to config.globalApi (pb,
+//     createUser, forEach, ...) is on every page's api and template locals.
+//  3. onExtendContextApi({api, route}) runs once per request, before the
+//     page's middlewares and template, on the request's own api object;
+//     what a plugin sets there (api.pb, api.realtime, api.datastar,
+//     api.registerWithPassword, ...) is what the page's locals see.
+//  4. api.request.event is the request's *core.RequestEvent;
+//     api.request.auth / api.request.authToken are the session, kept
+//     current after a sign-in or upgrade in the same render;
+//     request.header(name) and request.url.query as in PocketPages.
+//  5. api.meta, api.asset and the engine's sign-in globals are on api
+//     before onExtendContextApi runs: the auth plugin calls
+//     api.upgradeAnonymous(input) and api.signInWithPassword(email,
+//     password, options), and wraps api.requestOTP and
+//     api.requestOAuth2Login (PocketPages' defaults: OTP sign-up, confirm
+//     page /auth/oauth/confirm).
+//  6. onRender({content, api, filePath, route, plugins}) runs, in plugin
+//     order, after EJS for the page, for each layout and for each include
+//     (filePath = the included file, as pocketpages-plugin-ejs does):
+//     marked converts .md output (pages and .md partials such as the docs
+//     starter's toc.md); datastar sends a page rendered for a Datastar
+//     request as an SSE event.
+//  7. Streaming: datastar.patchElements/patchSignals/executeScript write
+//     server-sent events straight to e.Response (datastar-go flushes the
+//     headers, Content-Type text/event-stream, on the first event), as
+//     PocketPages' echo writes to the response. After the render — and on
+//     an error during it — the engine must check e.Written() and, when
+//     true, write nothing more: no layout, no body, no error page
+//     (PocketPages stops the same way on a non-HTML Content-Type).
+//  8. pocketpages-plugin-ejs is the engine's own renderer: Module does not
+//     provide it.
 package plugins
 
 import (

@@ -75,6 +75,9 @@ func (n *natives) clientObject(client subscriptions.Client) *goja.Object {
 		return vm.ToValue(v)
 	})
 	obj.Set("set", func(key string, value goja.Value) {
+		if _, isFn := goja.AssertFunction(value); isFn {
+			panic(vm.NewTypeError("client.set(%q): a function cannot be stored, the client is shared by every page VM", key))
+		}
 		client.Set(key, value.Export())
 	})
 	obj.Set("unset", client.Unset)

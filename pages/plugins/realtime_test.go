@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,10 @@ func TestRealtimeSendReachesBrokerClients(t *testing.T) {
 	}
 	if msg := receive(t, inHelp); string(msg.Data) != `{"text":"hi help"}` {
 		t.Fatalf("filtered message: %q", msg.Data)
+	}
+
+	if got := p.mustRun(`try { realtime.getClientById(helpId).set('fn', () => 1) } catch (e) { return e.message }`).String(); !strings.Contains(got, "a function cannot be stored") {
+		t.Fatalf("set(function): %q", got)
 	}
 
 	// A filter that throws fails the page's call, catchably.
