@@ -1,10 +1,13 @@
 package plugins
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
+	"io"
+	"math"
 	"net/http"
-	"sort"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/dop251/goja"
 	"github.com/pocketbase/pocketbase/core"
@@ -37,9 +40,8 @@ func (n *natives) send(call goja.FunctionCall) goja.Value {
 	}
 	out := n.vm.NewObject()
 	out.Set("status", res.status)
-	var data any
-	if json.Unmarshal(res.body.Bytes(), &data) == nil {
-		out.Set("data", jsonValue(n.vm, data))
+	if data, err := jsonValue(n.vm, res.body.Bytes()); err == nil {
+		out.Set("data", data)
 	}
 	return out
 }
@@ -109,33 +111,67 @@ func (n *natives) tokenPayload(token string) goja.Value {
 	return n.vm.ToValue(map[string]any(claims))
 }
 
-// jsonValue turns decoded JSON into plain JS values (objects, arrays,
-// strings, numbers, booleans, null), like JSON.parse, about twice as fast
-// as goja's own JSON.parse. Object keys come in sorted order: PocketBase
-// encodes its responses from Go maps, which encoding/json sorts, so this is
-// the order of the REST response.
-func jsonValue(vm *goja.Runtime, v any) goja.Value {
-	switch v := v.(type) {
-	case map[string]any:
+// jsonValue parses a JSON response into plain JS values (objects, arrays,
+// strings, numbers, booleans, null) in one streaming pass, as JSON.parse
+// would — key order kept — at about half the cost of goja's JSON.parse,
+// which matters: a list response is most of what pb() spends outside the
+// REST handler.
+func jsonValue(vm *goja.Runtime, data []byte) (goja.Value, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(data))
+	v, err := readJSONValue(vm, dec)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, errors.New("invalid JSON: trailing data")
+	}
+	return v, nil
+}
+
+func readJSONValue(vm *goja.Runtime, dec *jsontext.Decoder) (goja.Value, error) {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	switch tok.Kind() {
+	case '{':
 		obj := vm.NewObject()
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
+		for dec.PeekKind() != '}' {
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return nil, err
+			}
+			name := tok.String() // before the next read voids tok
+			v, err := readJSONValue(vm, dec)
+			if err != nil {
+				return nil, err
+			}
+			obj.Set(name, v)
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			obj.Set(k, jsonValue(vm, v[k]))
+		_, err := dec.ReadToken()
+		return obj, err
+	case '[':
+		var items []any
+		for dec.PeekKind() != ']' {
+			v, err := readJSONValue(vm, dec)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, v)
 		}
-		return obj
-	case []any:
-		items := make([]any, len(v))
-		for i, item := range v {
-			items[i] = jsonValue(vm, item)
+		_, err := dec.ReadToken()
+		return vm.NewArray(items...), err
+	case '"':
+		return vm.ToValue(tok.String()), nil
+	case '0':
+		f := tok.Float()
+		if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return vm.ToValue(int64(f)), nil // an integer, as JSON.parse gives
 		}
-		return vm.NewArray(items...)
-	case nil:
-		return goja.Null()
-	default:
-		return vm.ToValue(v)
+		return vm.ToValue(f), nil
+	case 't', 'f':
+		return vm.ToValue(tok.Bool()), nil
+	default: // 'n'
+		return goja.Null(), nil
 	}
 }
