@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dop251/goja"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tests"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -246,4 +247,58 @@ func mustToken(t testing.TB, fn func() (string, error)) string {
 		t.Fatal(err)
 	}
 	return token
+}
+
+// The in-process request carries the visitor's address and the client's
+// token, never the page request's cookies.
+func TestPBForwardsTheVisitorNotItsCookies(t *testing.T) {
+	te := newTestEnv(t, func(app *tests.TestApp) {
+		app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+			se.Router.GET("/echo", func(e *core.RequestEvent) error {
+				auth := ""
+				if e.Auth != nil {
+					auth = e.Auth.Email()
+				}
+				return e.JSON(http.StatusOK, map[string]any{
+					"ip": e.RealIP(), "cookie": e.Request.Header.Get("Cookie"), "auth": auth, "ua": e.Request.UserAgent(),
+				})
+			})
+			return se.Next()
+		})
+	})
+	h := newTestHost(t, te.Env, pluginItem{name: "pocketpages-plugin-js-sdk"})
+	user, token := te.user(t, "test@example.com")
+	e, rec := te.event(http.MethodGet, "/", "", "Cookie: pb_auth=secret", "User-Agent: test-browser")
+	e.Request.RemoteAddr = "203.0.113.9:4321"
+	p := h.newPage(e, rec, nil)
+	p.signedIn(user, token)
+
+	got := jsonOf(t, p, `return JSON.stringify([pb().send('/echo', {}), pb({ auth: null }).send('/echo', {}).auth])`)
+	if got != `[{"auth":"test@example.com","cookie":"","ip":"203.0.113.9","ua":"test-browser"},""]` {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestJSONValueIsJSONParse(t *testing.T) {
+	vm := goja.New()
+	for _, in := range []string{
+		`{"b":1,"a":[1,2.5,-3e2,"x\u00e9\ud83d\ude00",true,false,null,{}],"c":{"d":[]}}`,
+		`[]`, `"s"`, `12345678901234567`, `0`,
+	} {
+		v, err := jsonValue(vm, []byte(in))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		vm.Set("v", v)
+		vm.Set("src", in)
+		same, err := vm.RunString(`JSON.stringify(v) === JSON.stringify(JSON.parse(src))`)
+		if err != nil || !same.ToBoolean() {
+			t.Fatalf("%s: differs from JSON.parse (%v)", in, err)
+		}
+	}
+	for _, bad := range []string{``, `{`, `{"a":1}x`, `{"a":1,"a":2}`} {
+		if _, err := jsonValue(vm, []byte(bad)); err == nil {
+			t.Fatalf("%q: no error", bad)
+		}
+	}
 }
