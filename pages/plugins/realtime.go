@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 
 	"github.com/dop251/goja"
-	"github.com/pocketbase/pocketbase/tools/routine"
 	"github.com/pocketbase/pocketbase/tools/subscriptions"
 )
 
@@ -14,9 +13,10 @@ import (
 
 // realtimeSend is natives.realtimeSend(topic, data, filter?) → the number of
 // clients the message goes to. The filter(clientId, client, topic, data)
-// runs here, on the page's VM (goja is single-threaded); the sends run in
-// the background, one goroutine per client: a stalled browser connection
-// must hold up neither the page nor the other clients.
+// runs here, on the page's VM (goja is single-threaded); the messages are
+// delivered in the background through each client's outbox (outbox.go): a
+// stalled browser connection holds up neither the page nor the other
+// clients, and each client gets its messages in the order they were sent.
 func (n *natives) realtimeSend(topic, data string, filter goja.Value) int {
 	fn, hasFilter := goja.AssertFunction(filter)
 	var targets []subscriptions.Client
@@ -40,7 +40,7 @@ func (n *natives) realtimeSend(topic, data string, filter goja.Value) int {
 	}
 	msg := subscriptions.Message{Name: topic, Data: []byte(data)}
 	for _, client := range targets {
-		routine.FireAndForget(func() { client.Send(msg) })
+		n.deliver(client, msg)
 	}
 	return len(targets)
 }
@@ -102,7 +102,7 @@ func (n *natives) clientObject(client subscriptions.Client) *goja.Object {
 				msg.Data = raw
 			}
 		}
-		routine.FireAndForget(func() { client.Send(msg) })
+		n.deliver(client, msg)
 	})
 	return obj
 }

@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,33 @@ func TestRealtimeSendReachesBrokerClients(t *testing.T) {
 	// A filter that throws fails the page's call, catchably.
 	if got := p.mustRun(`try { realtime.send('chat', 'x', { filter: () => { throw new Error('boom') } }) } catch (e) { return e.message }`).String(); got != "boom" {
 		t.Fatalf("filter exception: %q", got)
+	}
+}
+
+// Messages reach each client in the order they were sent, while the page
+// never waits for a client that is not reading.
+func TestRealtimeKeepsOrderPerClient(t *testing.T) {
+	te := newTestEnv(t, nil)
+	reader := subscriptions.NewDefaultClient()
+	reader.Subscribe("chat")
+	stalled := subscriptions.NewDefaultClient() // never read: send must not block on it
+	stalled.Subscribe("chat")
+	gone := subscriptions.NewDefaultClient()
+	gone.Subscribe("chat")
+	for _, c := range []subscriptions.Client{reader, stalled, gone} {
+		te.app.SubscriptionsBroker().Register(c)
+	}
+	gone.Discard()
+
+	h := newTestHost(t, te.Env, pluginItem{name: "pocketpages-plugin-realtime"})
+	e, rec := te.event(http.MethodPost, "/api/chat", "")
+	p := h.newPage(e, rec, nil)
+	if n := p.mustRun(`let n = 0; for (let i = 0; i < 50; i++) n += realtime.send('chat', 'm' + i); return n`).ToInteger(); n != 100 {
+		t.Fatalf("chosen %d times, want 100 (2 live clients × 50)", n)
+	}
+	for i := 0; i < 50; i++ {
+		if msg := receive(t, reader); string(msg.Data) != "m"+strconv.Itoa(i) {
+			t.Fatalf("message %d: got %q", i, msg.Data)
+		}
 	}
 }
