@@ -7,9 +7,8 @@ import (
 	"math"
 	"net/http"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/dop251/goja"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/security"
 )

@@ -113,9 +113,8 @@ func Names() []string {
 
 // Module reports the CommonJS source of the built-in module that
 // require(name) resolves to; ok is false for names that are not built in.
-// A trailing "/index.js" or ".js" and the npm "dist" entry point are
-// accepted too, so a project that requires the package's file directly
-// still gets ours.
+// The packages' entry files ("<name>/index.js", "<name>/dist/index.js")
+// resolve too, so a project that requires one directly still gets ours.
 func Module(name string) (source string, ok bool) {
 	file, ok := modules[normalizeName(name)]
 	if !ok {
@@ -136,8 +135,9 @@ func normalizeName(name string) string {
 }
 
 // Bind installs the natives the built-in modules call on one VM. The VM
-// must have PocketBase's field name mapper (pbjsvm.BindCore), as every page
-// VM has.
+// must have PocketBase's field name mapper and $security (pbjsvm.BindCore,
+// pbjsvm.BindSecurity), as every page VM has: the modules read record.id
+// and call $security.randomStringWithAlphabet.
 func Bind(vm *goja.Runtime, env Env) error {
 	n := &natives{vm: vm, env: env}
 	obj := vm.NewObject()
