@@ -33,3 +33,9 @@ routerAdd("GET", "/api/test/globals", (e) => {
     userGlobal: typeof userGlobal === "undefined" ? null : userGlobal,
   })
 })
+
+// upgradeAnonymous from a route: {token, record} of the upgraded account
+// (its pb_auth cookie is rewritten by the call).
+routerAdd("POST", "/api/test/upgrade", (e) => {
+  return e.json(200, upgradeAnonymous(e, e.requestInfo().body))
+})
