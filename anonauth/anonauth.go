@@ -82,6 +82,10 @@ const (
 	DefaultCleanupBatchSize = 50
 )
 
+// DefaultMaxMergeRecords is the default of Config.MaxMergeRecords: about
+// 1 s of write lock on a small server (2,000 rows took 0.22 s).
+const DefaultMaxMergeRecords = 10_000
+
 // storeKey is where Register keeps the plugin in app.Store(), so that other
 // packages (the jsvm globals) can find it without a package-level variable.
 const storeKey = "pocketguest.anonauth"
@@ -175,9 +179,11 @@ type Config struct {
 	// (a sign-in with password, OTP or OAuth2 while carrying the guest
 	// session, or Plugin.Link), inside the merge transaction and before the
 	// default action (see LinkEvent): move or merge the guest's data through
-	// e.App. Returning an error rolls the merge back and fails the sign-in.
-	// Equivalent to binding a handler to Plugin.OnLink() (the JS
-	// onAnonymousLink hook binds there too).
+	// e.App, refuse it or filter it. It does not call e.Next() (the plugin
+	// does when it returns nil). Returning ErrSkipMerge keeps the guest
+	// apart and lets the sign-in go on; any other error rolls the merge back
+	// and fails the sign-in. Otherwise equivalent to binding a handler to
+	// Plugin.OnLink() (the JS onAnonymousLink hook binds there too).
 	OnLink func(e *LinkEvent) error
 
 	// DisableDelete disables the delete-anonymous endpoint (404) and
@@ -192,6 +198,20 @@ type Config struct {
 	// e.TransferRelations per merge. With it off and deletion on, the
 	// guest's relations follow PocketBase's delete rules (cascade or unset).
 	DisableRelationTransfer bool
+
+	// MaxMergeRecords caps how many records one merge may re-point to the
+	// account. A merge holds SQLite's only write lock for its whole length
+	// (every other write of the app waits), and a guest can create rows
+	// cheaply (e.g. 100,000 through /api/batch, ~8 s of lock): a merge that
+	// would move more fails with a 409 (errors.Is ErrMergeTooLarge) that
+	// tells the user to sign out of the guest session to sign in without
+	// merging it, and rolls back, having held the lock for at most this
+	// many rows. OnLink handlers can skip relations (LinkEvent.SkipRelations)
+	// or the whole transfer to stay under it.
+	//
+	// If zero it falls back to DefaultMaxMergeRecords (10,000); a negative
+	// value removes the cap.
+	MaxMergeRecords int
 
 	// DisableFastPath turns off the guest-creation fast path (fastpath.go):
 	// PocketBase's check that a new auth record's id is unused in the other
@@ -322,6 +342,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CleanupBatchSize <= 0 {
 		c.CleanupBatchSize = DefaultCleanupBatchSize
+	}
+	if c.MaxMergeRecords == 0 {
+		c.MaxMergeRecords = DefaultMaxMergeRecords
 	}
 	return c
 }

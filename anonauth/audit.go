@@ -13,7 +13,18 @@ const (
 	AuditConverted = "anonymous.converted"
 	AuditMerged    = "anonymous.merged"
 	AuditDeleted   = "anonymous.deleted"
+
+	// AuditMergeSkipped: an OnLink handler did not call e.Next(), so the
+	// guest was not merged into the account that signed in (log only).
+	AuditMergeSkipped = "anonymous.mergeSkipped"
 )
+
+// auditEntry is what an event records beyond the guest record itself, in
+// the log line and the anonymousEvents row.
+type auditEntry struct {
+	accountRef string // merged: the account the guest went into
+	ip         string // client IP of the request that did it ("" from Go code or the CLI)
+}
 
 // audit records a guest lifecycle event. attrs are extra slog key/value
 // pairs (e.g. "reason", "cleanup", "age", "720h0m0s").
@@ -23,9 +34,15 @@ const (
 // the change it records, so the row commits or rolls back with that change.
 // A failure to write the row is logged, never returned: the audit must not
 // undo the user's action (the log line still records it).
-func (p *Plugin) audit(app core.App, event string, record *core.Record, attrs ...any) {
+func (p *Plugin) audit(app core.App, event string, record *core.Record, entry auditEntry, attrs ...any) {
+	if entry.accountRef != "" {
+		attrs = append(attrs, "accountId", entry.accountRef)
+	}
+	if entry.ip != "" {
+		attrs = append(attrs, "ip", entry.ip)
+	}
 	p.auditLog(app, event, record, attrs...)
-	p.auditPersist(app, event, record)
+	p.auditPersist(app, event, record, entry)
 }
 
 // auditLog writes the log line of an event (PocketBase's logs).
@@ -45,11 +62,11 @@ func (p *Plugin) auditLog(app core.App, event string, record *core.Record, attrs
 
 // auditPersist writes the anonymousEvents row of a converted, merged or
 // deleted event (a no-op for other events), through app (the transaction).
-func (p *Plugin) auditPersist(app core.App, event string, record *core.Record) {
+func (p *Plugin) auditPersist(app core.App, event string, record *core.Record, entry auditEntry) {
 	if !persistedEvents[event] {
 		return
 	}
-	if err := persistEvent(app, event, record); err != nil {
+	if err := persistEvent(app, event, record, entry); err != nil {
 		app.Logger().Error("anonauth: failed to persist the audit event",
 			"event", event, "recordId", record.Id, "error", err)
 	}

@@ -300,7 +300,7 @@ func (p *Plugin) deleteStale(collection *core.Collection, ids []string, cutoff t
 		// The event rows commit with the deletes; the log lines follow the
 		// commit (see auditLog), so a batch that rolls back logs nothing.
 		for _, g := range done {
-			p.auditPersist(txApp, AuditDeleted, g.record)
+			p.auditPersist(txApp, AuditDeleted, g.record, auditEntry{})
 		}
 		return nil
 	})

@@ -34,7 +34,7 @@ func (p *Plugin) deleteGuest(e *core.RequestEvent, collection string) error {
 		if err := txApp.Delete(fresh); err != nil {
 			return err
 		}
-		p.audit(txApp, AuditDeleted, fresh, "reason", "self", "ip", requestIP(e))
+		p.audit(txApp, AuditDeleted, fresh, auditEntry{ip: requestIP(e)}, "reason", "self")
 		return nil
 	})
 	if err != nil {

@@ -51,6 +51,11 @@ var (
 	// ErrEmailInUse: an upgrade to an email another account has (409).
 	ErrEmailInUse = errors.New("anonauth: email already in use")
 
+	// ErrSkipMerge is not a failure: an OnLink handler (Config.OnLink
+	// included) returns it to refuse a merge and let the sign-in go on, as
+	// a handler that does not call e.Next() does. The guest stays as it is.
+	ErrSkipMerge = errors.New("anonauth: merge skipped by an OnLink handler")
+
 	// ErrMergeTooLarge: a merge would move more records than
 	// Config.MaxMergeRecords in one transaction (409).
 	ErrMergeTooLarge = errors.New("anonauth: too many records to merge")

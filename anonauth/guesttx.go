@@ -78,11 +78,12 @@ func guestTx(app core.App, guest *core.Record, fn func(txApp core.App, fresh *co
 // through this plugin's auth response hook). Upgrade and the OAuth2 flow are
 // built on it; use it for any other way of turning a guest into an account.
 func (p *Plugin) Convert(app core.App, guest *core.Record, method string, apply func(txApp core.App, record *core.Record) error) (*core.Record, error) {
-	return p.convert(app, guest, apply, "method", method)
+	return p.convert(app, guest, auditEntry{}, apply, "method", method)
 }
 
-// convert is Convert with extra audit attributes (slog key/value pairs).
-func (p *Plugin) convert(app core.App, guest *core.Record, apply func(txApp core.App, record *core.Record) error, auditAttrs ...any) (*core.Record, error) {
+// convert is Convert with what the audit event records: the request's IP
+// (entry) and extra slog key/value pairs (attrs, "method" first).
+func (p *Plugin) convert(app core.App, guest *core.Record, entry auditEntry, apply func(txApp core.App, record *core.Record) error, attrs ...any) (*core.Record, error) {
 	if guest == nil || !IsAnonymous(guest) || !p.IsEnabled(guest.Collection().Name) {
 		return nil, errNotAnonymous()
 	}
@@ -98,7 +99,7 @@ func (p *Plugin) convert(app core.App, guest *core.Record, apply func(txApp core
 		if err := txApp.Save(fresh); err != nil {
 			return upgradeSaveError(err)
 		}
-		p.audit(txApp, AuditConverted, fresh, auditAttrs...)
+		p.audit(txApp, AuditConverted, fresh, entry, attrs...)
 		converted = fresh
 		return nil
 	})

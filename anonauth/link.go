@@ -23,10 +23,26 @@ import (
 //
 // Handlers run inside the merge transaction, before the default action,
 // which runs when the last handler calls e.Next(): re-point every relation
-// to the guest at the account (if TransferRelations), then delete the guest
-// (if DeleteAnonymous). Code after e.Next() sees the data already moved. A
-// handler that returns an error rolls everything back and fails the sign-in;
-// a handler that does not call e.Next() skips the default action.
+// to the guest at the account (if TransferRelations, except SkipRelations),
+// then delete the guest (if DeleteAnonymous). Code after e.Next() sees the
+// data already moved.
+//
+// A merge trusts whatever guest session the browser carries, and a guest
+// session can be planted in someone else's browser (a sibling subdomain,
+// HTTP on a shared network, a shared device): the planted guest's rows then
+// become the victim's when the victim signs in. Handlers decide what a
+// merge may carry over:
+//
+//   - refuse it and fail the sign-in: return an error (everything rolls
+//     back; the client gets the error and keeps its guest session);
+//   - refuse it and let the sign-in go on: return nil without calling
+//     e.Next(), or return ErrSkipMerge (Config.OnLink, which does not call
+//     e.Next() itself, uses that): the guest stays as it is and an
+//     "anonymous.mergeSkipped" log line records it;
+//   - filter it: list relations in SkipRelations (rows that would make the
+//     account grant something to someone, like a self-join "shares" or
+//     "members" table), or set TransferRelations to false and move what is
+//     safe yourself through e.App.
 type LinkEvent struct {
 	hook.Event
 
@@ -54,6 +70,14 @@ type LinkEvent struct {
 	// field (of any collection) that references the guest to the account.
 	// It starts as !Config.DisableRelationTransfer; handlers may change it.
 	TransferRelations bool
+
+	// SkipRelations lists relation fields the default action leaves on the
+	// guest: "collection" (each of its relation fields that reference the
+	// guest's collection) or "collection.field". With DeleteAnonymous their
+	// records then follow PocketBase's delete rules (cascade delete or
+	// unset). Set it before e.Next() (in JS assign a whole array:
+	// e.skipRelations = ["shares"]).
+	SkipRelations []string
 
 	// DeleteAnonymous makes the default action delete the guest afterwards.
 	// It starts as !Config.DisableDelete; handlers may change it.
@@ -141,11 +165,14 @@ func (p *Plugin) link(app core.App, anonymous, account *core.Record, re *core.Re
 			DeleteAnonymous:   !p.config.DisableDelete,
 		}
 
-		return p.onLink.Trigger(event, func(e *LinkEvent) error {
+		entry := auditEntry{accountRef: account.Id, ip: requestIP(re)}
+		merged := false
+		err := p.onLink.Trigger(event, func(e *LinkEvent) error {
+			merged = true
 			// txApp, not e.App: the all-or-nothing promise is ours to keep
 			// even if a handler swapped the app.
 			if e.TransferRelations {
-				n, err := transferRelations(txApp, e.Anonymous, e.Account)
+				n, err := transferRelations(txApp, e.Anonymous, e.Account, e.SkipRelations, p.config.MaxMergeRecords)
 				if err != nil {
 					return err
 				}
@@ -156,14 +183,22 @@ func (p *Plugin) link(app core.App, anonymous, account *core.Record, re *core.Re
 					return fmt.Errorf("anonauth: failed to delete the merged guest: %w", err)
 				}
 			}
-			p.audit(txApp, AuditMerged, e.Anonymous,
-				"accountId", e.Account.Id,
+			p.audit(txApp, AuditMerged, e.Anonymous, entry,
 				"method", e.AuthMethod,
 				"transferred", e.Transferred,
+				"skipped", e.SkipRelations,
 				"deleted", e.DeleteAnonymous,
 			)
 			return nil
 		})
+		if errors.Is(err, ErrSkipMerge) && !merged {
+			err = nil
+		}
+		if err == nil && !merged {
+			p.auditLog(txApp, AuditMergeSkipped, guest,
+				"accountId", account.Id, "ip", entry.ip, "method", method)
+		}
+		return err
 	})
 }
 
@@ -220,13 +255,19 @@ func (p *Plugin) linkOnSignIn(e *core.RecordAuthRequestEvent) error {
 
 // transferRelations re-points every relation field value that references
 // from (in any collection, single or multiple) to to, keeping multiple
-// values unique. It returns the number of records changed.
+// values unique, except the relations listed in skip ("collection" or
+// "collection.field"). It returns the number of records changed.
+//
+// At most limit records are changed (a negative limit: no cap): a merge
+// that would change more fails with ErrMergeTooLarge before writing the
+// record over the limit, so the transaction holds the write lock for at
+// most limit writes (and rolls back).
 //
 // Records are saved with SaveNoValidate: only the relation value changes, to
 // another existing record of the same collection, and unrelated stale data
 // (a field rule added after the record was written) must not block a merge.
 // Model hooks still fire and unique indexes still apply.
-func transferRelations(txApp core.App, from, to *core.Record) (int, error) {
+func transferRelations(txApp core.App, from, to *core.Record, skip []string, limit int) (int, error) {
 	refs, err := txApp.FindCollectionReferences(from.Collection())
 	if err != nil {
 		return 0, err
@@ -234,7 +275,7 @@ func transferRelations(txApp core.App, from, to *core.Record) (int, error) {
 
 	collections := make([]*core.Collection, 0, len(refs))
 	for c := range refs {
-		if !c.IsView() {
+		if !c.IsView() && !slices.Contains(skip, c.Name) {
 			collections = append(collections, c)
 		}
 	}
@@ -245,7 +286,7 @@ func transferRelations(txApp core.App, from, to *core.Record) (int, error) {
 		table := inflector.Columnify(collection.Name)
 		for _, field := range refs[collection] {
 			rel, ok := field.(*core.RelationField)
-			if !ok {
+			if !ok || slices.Contains(skip, collection.Name+"."+rel.Name) {
 				continue
 			}
 			column := table + "." + inflector.Columnify(rel.Name)
@@ -264,10 +305,16 @@ func transferRelations(txApp core.App, from, to *core.Record) (int, error) {
 				// the guest's own self-references go with the guest
 				query.AndWhere(dbx.Not(dbx.HashExp{table + ".id": from.Id}))
 			}
+			if limit >= 0 {
+				query.Limit(int64(limit - total + 1)) // one more tells the cap is exceeded
+			}
 
 			var records []*core.Record
 			if err := query.All(&records); err != nil {
 				return total, err
+			}
+			if limit >= 0 && total+len(records) > limit {
+				return total, errMergeTooLarge(limit)
 			}
 
 			for _, record := range records {

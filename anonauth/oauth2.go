@@ -80,7 +80,7 @@ func (p *Plugin) prepareOAuth2(txApp core.App, e *core.RecordAuthWithOAuth2Reque
 	// PocketBase itself would rotate nothing. It is saved before
 	// PocketBase's own save, so nothing re-saves a stale copy over the
 	// identity link afterwards.
-	upgraded, err := p.convert(txApp, guest, func(_ core.App, fresh *core.Record) error {
+	upgraded, err := p.convert(txApp, guest, auditEntry{ip: requestIP(e.RequestEvent)}, func(_ core.App, fresh *core.Record) error {
 		// Without a provider email the placeholder stays (unverified, on a
 		// domain that never receives mail) until the user changes it.
 		if email != "" {

@@ -108,6 +108,11 @@ func ensureStats(txApp core.App, collections []*core.Collection) error {
 		if err := txApp.Save(events); err != nil {
 			return fmt.Errorf("failed to create the %s collection: %w", EventsCollection, err)
 		}
+	} else if applyEventsSchema(events) {
+		// created by an older version: add the newer columns
+		if err := txApp.Save(events); err != nil {
+			return fmt.Errorf("failed to update the %s collection: %w", EventsCollection, err)
+		}
 	}
 
 	query := statsViewQuery(collections)
@@ -140,10 +145,29 @@ func newEventsCollection() *core.Collection {
 		&core.DateField{Name: "recordCreated"},
 		&core.AutodateField{Name: "created", OnCreate: true},
 	)
+	applyEventsSchema(c)
 	c.AddIndex("idx_anon_events_kind", false, "`collectionRef`, `event`, `created`", "")
 	c.AddIndex("idx_anon_events_recordCreated", false, "`collectionRef`, `recordCreated`", "")
 	c.AddIndex("idx_anon_events_created", false, "`created`", "")
 	return c
+}
+
+// applyEventsSchema adds the columns newer than the first version of the
+// events collection and reports whether it changed:
+//
+//   - accountRef: the account a merged guest went into;
+//   - ip: the client IP of the request that converted, merged or deleted
+//     the guest, so a merge of a guest session planted in someone's
+//     browser can be traced (which guest, into which account, from where).
+func applyEventsSchema(c *core.Collection) bool {
+	changed := false
+	for _, name := range []string{"accountRef", "ip"} {
+		if c.Fields.GetByName(name) == nil {
+			c.Fields.Add(&core.TextField{Name: name})
+			changed = true
+		}
+	}
+	return changed
 }
 
 // persistEvent inserts the anonymousEvents row of a converted, merged or
@@ -152,7 +176,7 @@ func newEventsCollection() *core.Collection {
 //
 // Why not app.Save: it runs validation and the model hooks for a row nobody
 // edits, inside transactions that hold SQLite's only write lock.
-func persistEvent(app core.App, event string, record *core.Record) error {
+func persistEvent(app core.App, event string, record *core.Record, entry auditEntry) error {
 	now := types.NowDateTime().String()
 	_, err := app.DB().Insert(EventsCollection, dbx.Params{
 		"id":               core.GenerateDefaultRandomId(),
@@ -161,6 +185,8 @@ func persistEvent(app core.App, event string, record *core.Record) error {
 		"recordCollection": record.Collection().Name,
 		"recordRef":        record.Id,
 		"recordCreated":    record.GetDateTime("created").String(),
+		"accountRef":       entry.accountRef,
+		"ip":               entry.ip,
 		"created":          now,
 	}).Execute()
 	return err

@@ -66,10 +66,10 @@ func (p *Plugin) upgradeGuest(e *core.RequestEvent, guest *core.Record, in Upgra
 	candidate.SetPassword(in.Password) // bcrypt, outside the transaction (it would hold the write lock)
 	password := candidate.GetRaw(core.FieldNamePassword)
 
-	upgraded, err := p.Convert(e.App, guest, "password", func(_ core.App, fresh *core.Record) error {
+	upgraded, err := p.convert(e.App, guest, auditEntry{ip: requestIP(e)}, func(_ core.App, fresh *core.Record) error {
 		p.applyUpgrade(fresh, in, password)
 		return nil
-	})
+	}, "method", "password")
 	if err != nil {
 		return nil, err
 	}

@@ -246,6 +246,40 @@ func TestConversionOnAnonymousLinkJSFailure(t *testing.T) {
 	}
 }
 
+// Issue 18 item 3(c) from JS: a handler filters a merge (e.skipRelations)
+// or refuses it without failing (no e.next()).
+func TestConversionOnAnonymousLinkJSRefuseAndFilter(t *testing.T) {
+	f := newConversionFixture(t, anonauth.Config{})
+	f.run(t, `onAnonymousLink((e) => {
+		e.skipRelations = ["carts.owner"];
+		e.deleteAnonymous = false;
+		e.next();
+	})`)
+	if err := f.guests.Link(f.app, f.guest, f.account); err != nil {
+		t.Fatal(err)
+	}
+	cart, _ := f.app.FindRecordById("carts", f.cart.Id)
+	if cart.GetString("owner") != f.guest.Id {
+		t.Fatal("a skipped relation was moved")
+	}
+
+	g := newConversionFixture(t, anonauth.Config{})
+	g.run(t, `onAnonymousLink((e) => {
+		if (e.requestEvent === null || e.requestEvent === undefined) return; // planted-cookie policy: no e.next()
+		e.next();
+	})`)
+	if err := g.guests.Link(g.app, g.guest, g.account); err != nil {
+		t.Fatal(err)
+	}
+	cart, _ = g.app.FindRecordById("carts", g.cart.Id)
+	if cart.GetString("owner") != g.guest.Id {
+		t.Fatal("a refused merge moved the cart")
+	}
+	if guest, err := g.app.FindRecordById("users", g.guest.Id); err != nil || !anonauth.IsAnonymous(guest) {
+		t.Fatal("a refused merge deleted the guest")
+	}
+}
+
 func tokenOwner(app core.App, token string) string {
 	rec, err := app.FindAuthRecordByToken(token, core.TokenTypeAuth)
 	if err != nil {
