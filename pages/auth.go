@@ -2,9 +2,7 @@ package pages
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -15,7 +13,6 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
 	"github.com/pocketbase/pocketbase/tools/security"
-	"golang.org/x/oauth2"
 
 	"github.com/pocketguest/pocketguest/anonauth"
 
@@ -301,16 +298,9 @@ func (v *pageVM) jsRequestOAuth2Login(call goja.FunctionCall) goja.Value {
 		RedirectURL: absoluteURL(st.e, redirectPath),
 	}
 	provider.SetRedirectURL(s.RedirectURL)
-	var opts []oauth2.AuthCodeOption
-	if provider.PKCE() {
-		s.CodeVerifier = security.RandomString(43)
-		sum := sha256.Sum256([]byte(s.CodeVerifier))
-		opts = append(opts,
-			oauth2.SetAuthURLParam("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:])),
-			oauth2.SetAuthURLParam("code_challenge_method", "S256"),
-		)
-	}
-	authURL := provider.BuildAuthURL(s.State, opts...)
+	authURL, verifier := oauth2AuthURL(provider, name, s.State)
+	s.CodeVerifier = verifier
+	sameSite := oauth2StateSameSite(name)
 
 	raw, _ := json.Marshal(s)
 	http.SetCookie(st.e.Response, &http.Cookie{
@@ -319,8 +309,8 @@ func (v *pageVM) jsRequestOAuth2Login(call goja.FunctionCall) goja.Value {
 		Path:     "/",
 		MaxAge:   int(oauth2StateTTL / time.Second),
 		HttpOnly: true,
-		Secure:   st.e.IsTLS(),
-		SameSite: http.SameSiteLaxMode, // sent on the provider's top-level redirect back
+		Secure:   st.e.IsTLS() || sameSite == http.SameSiteNoneMode,
+		SameSite: sameSite, // sent on the provider's redirect back (oauth2url.go)
 	})
 
 	if autoRedirect {
