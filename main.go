@@ -73,6 +73,7 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 	activityInterval := flags.Duration("anonActivityInterval", envDuration("ANON_ACTIVITY_INTERVAL", anonauth.DefaultActivityInterval), "how often a guest's last activity (lastSeen) is written, at most")
 	cleanupSchedule := flags.String("anonCleanupSchedule", env("ANON_CLEANUP_SCHEDULE", anonauth.DefaultCleanupSchedule), "cron expression (UTC) of the stale guest cleanup")
 	cleanupBatch := flags.Int("anonCleanupBatch", envInt("ANON_CLEANUP_BATCH", anonauth.DefaultCleanupBatchSize), "guests deleted per cleanup transaction")
+	maxMerge := flags.Int("anonMaxMergeRecords", envInt("ANON_MAX_MERGE_RECORDS", anonauth.DefaultMaxMergeRecords), "records one merge of a guest into an account may move (a larger merge is refused with 409); 0 removes the cap")
 
 	// Flags are parsed here, before the plugins are registered, because their
 	// values configure the plugins (the same order PocketBase's own main uses).
@@ -89,6 +90,7 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 		ActivityInterval: *activityInterval,
 		CleanupSchedule:  *cleanupSchedule,
 		CleanupBatchSize: *cleanupBatch,
+		MaxMergeRecords:  disabledIfZero(*maxMerge),
 	})
 	app.RootCmd.AddCommand(guests.Command()) // pocketguest anonymous cleanup
 

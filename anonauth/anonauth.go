@@ -80,11 +80,11 @@ const (
 	DefaultActivityInterval = 5 * time.Minute
 	DefaultCleanupSchedule  = "@hourly"
 	DefaultCleanupBatchSize = 50
-)
 
-// DefaultMaxMergeRecords is the default of Config.MaxMergeRecords: about
-// 1 s of write lock on a small server (2,000 rows took 0.22 s).
-const DefaultMaxMergeRecords = 10_000
+	// DefaultMaxMergeRecords: about 1 s of write lock on a small server
+	// (2,000 rows took 0.22 s).
+	DefaultMaxMergeRecords = 10_000
+)
 
 // storeKey is where Register keeps the plugin in app.Store(), so that other
 // packages (the jsvm globals) can find it without a package-level variable.

@@ -157,10 +157,26 @@ declare function deleteAnonymous(e?: core.RequestEvent): void
 
 /**
  * Registers a handler run (inside the merge transaction) when a guest is
- * linked into an existing account: e.anonymous, e.account, e.app; call
- * e.next() to continue, throw to abort the sign-in with nothing lost.
+ * linked into an existing account: e.anonymous, e.account, e.app,
+ * e.requestEvent (null from Go). Call e.next() to merge; return without it to
+ * keep the guest apart and let the sign-in go on; throw to abort the sign-in
+ * with nothing lost. Before e.next(), e.skipRelations = ["shares",
+ * "teams.members"] leaves those relations on the guest, and
+ * e.transferRelations / e.deleteAnonymous switch the default action's parts.
  */
-declare function onAnonymousLink(handler: (e: { anonymous: core.Record; account: core.Record; app: CoreApp; next(): void; [key: string]: any }) => void): void
+declare function onAnonymousLink(handler: (e: {
+  anonymous: core.Record
+  account: core.Record
+  app: CoreApp
+  requestEvent: core.RequestEvent | null
+  authMethod: string
+  transferRelations: boolean
+  skipRelations: string[]
+  deleteAnonymous: boolean
+  transferred: number
+  next(): void
+  [key: string]: any
+}) => void): void
 
 /** Expires the pb_auth cookie and clears e.Auth. In pages, `e` may be omitted. */
 declare function signOut(e?: core.RequestEvent): void
