@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
@@ -268,6 +269,9 @@ func (p *Plugin) linkOnSignIn(e *core.RecordAuthRequestEvent) error {
 // (a field rule added after the record was written) must not block a merge.
 // Model hooks still fire and unique indexes still apply.
 func transferRelations(txApp core.App, from, to *core.Record, skip []string, limit int) (int, error) {
+	if err := checkSkipRelations(txApp, skip); err != nil {
+		return 0, err
+	}
 	refs, err := txApp.FindCollectionReferences(from.Collection())
 	if err != nil {
 		return 0, err
@@ -332,6 +336,21 @@ func transferRelations(txApp core.App, from, to *core.Record, skip []string, lim
 	}
 
 	return total, nil
+}
+
+// checkSkipRelations fails on an entry that names no collection or field of
+// the app: a typo there would quietly merge the very rows a handler meant
+// to keep out of the account.
+func checkSkipRelations(txApp core.App, skip []string) error {
+	for _, entry := range skip {
+		name, field, hasField := strings.Cut(entry, ".")
+		collection, err := txApp.FindCachedCollectionByNameOrId(name)
+		if err == nil && (!hasField || collection.Fields.GetByName(field) != nil) {
+			continue
+		}
+		return fmt.Errorf("anonauth: LinkEvent.SkipRelations: %q is not a collection or \"collection.field\" of this app", entry)
+	}
+	return nil
 }
 
 // replaceID replaces from with to in ids, keeping the order and dropping

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pocketbase/dbx"
@@ -212,4 +213,22 @@ func TestMergeIsBoundedByMaxMergeRecords(t *testing.T) {
 	}
 	mustOwner(t, app, s.cart, s.guest.Id)
 	mustGuest(t, app, s.guest)
+}
+
+// A typo in SkipRelations must not quietly merge what it meant to protect.
+func TestSkipRelationsTypoFailsTheMerge(t *testing.T) {
+	t.Parallel()
+	for _, skip := range []string{"shraes", "carts.ownr"} {
+		app := shopApp(t, anonauth.Config{OnLink: func(e *anonauth.LinkEvent) error {
+			e.SkipRelations = []string{skip}
+			return nil
+		}})
+		s := &linkState{}
+		s.setup(t, app)
+		err := anonauth.FromApp(app).Link(app, s.guest, s.account)
+		if err == nil || !strings.Contains(err.Error(), skip) {
+			t.Fatalf("SkipRelations %q: got %v, want an error naming it", skip, err)
+		}
+		s.untouched(t, app, nil)
+	}
 }
