@@ -73,10 +73,12 @@ func guestTx(app core.App, guest *core.Record, fn func(txApp core.App, fresh *co
 //     email, 422 otherwise) and an "anonymous.converted" audit event with
 //     method is written.
 //
-// It returns the saved record. Issue the new session from it: Plugin.NewToken
-// (or SetAuthCookie / apis.RecordAuthResponse, which sets the pb_auth cookie
-// through this plugin's auth response hook). Upgrade and the OAuth2 flow are
-// built on it; use it for any other way of turning a guest into an account.
+// It returns the saved record; every token issued before is now invalid, so
+// issue the new session from it: Plugin.NewToken and SetAuthCookie from Go
+// code, or apis.RecordAuthResponse on an HTTP route (this plugin's auth
+// response hook then rewrites the pb_auth cookie of a cookie session).
+// Upgrade and the OAuth2 flow are built on it; use it for any other way of
+// turning a guest into an account.
 func (p *Plugin) Convert(app core.App, guest *core.Record, method string, apply func(txApp core.App, record *core.Record) error) (*core.Record, error) {
 	return p.convert(app, guest, auditEntry{}, apply, "method", method)
 }
