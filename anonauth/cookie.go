@@ -81,6 +81,21 @@ func ClearAuthCookie(e *core.RequestEvent) {
 	})
 }
 
+// SignOut ends the request's session: the pb_auth cookie is expired and
+// e.Auth is cleared for the rest of the request. Nothing is deleted (a
+// guest's record stays until the cleanup job removes it).
+//
+// A cross-site browser request gets a 403 and keeps its session (see
+// CheckSameOrigin): another site must not be able to sign a visitor out.
+func (p *Plugin) SignOut(e *core.RequestEvent) error {
+	if err := p.CheckSameOrigin(e.Request); err != nil {
+		return err
+	}
+	ClearAuthCookie(e)
+	e.Auth = nil
+	return nil
+}
+
 // replaceCookie sets cookie on the response, dropping an earlier Set-Cookie of
 // the same name from this response (a sign-in followed by an upgrade in one
 // request must leave one pb_auth, the last) while keeping every other cookie.
@@ -248,9 +263,16 @@ func (p *Plugin) cookieAuth(e *core.RequestEvent) error {
 // or Config.TrustedOrigins, and nil otherwise (safe methods and non-browser
 // clients, which send neither Sec-Fetch-Site nor Origin, pass).
 //
-// The cookie middleware applies it to cookie-authenticated requests; the
-// template pages apply it to every unsafe request, because a cross-site form
-// post to a page can sign the visitor in or out without carrying the cookie.
+// It applies to:
+//
+//   - cookie-authenticated requests (the cookie middleware), because a
+//     browser attaches the cookie to a form another site submits;
+//   - every request that sets or clears the session cookie, with or without
+//     one: guest sign-in (HTTP, Go and JS), upgrade, delete and sign-out.
+//     A cross-site form post carries no SameSite=Lax cookie, yet its answer
+//     would still plant a new session in the browser (login CSRF: a
+//     signed-in user silently becomes a fresh guest);
+//   - every unsafe request to a template page, which can do any of the above.
 func (p *Plugin) CheckSameOrigin(r *http.Request) error {
 	if err := p.csrf.Check(r); err != nil {
 		return router.NewForbiddenError("Cross-site request rejected: unsafe requests must come from the same origin.", nil)

@@ -25,6 +25,9 @@ func (p *Plugin) deleteGuest(e *core.RequestEvent, collection string) error {
 	if p.config.DisableDelete {
 		return errDeleteDisabled()
 	}
+	if err := p.CheckSameOrigin(e.Request); err != nil {
+		return err // the answer clears the session cookie
+	}
 	guest, err := p.requestGuest(e, collection)
 	if err != nil {
 		return err

@@ -29,6 +29,9 @@ type signInBody struct {
 // No body is needed. {"fresh": true} (or ?fresh=true) asks for a new guest
 // even when the request already carries a guest session of this collection.
 func (p *Plugin) handleSignIn(e *core.RequestEvent) error {
+	if err := p.CheckSameOrigin(e.Request); err != nil {
+		return err // the answer sets the session cookie (login CSRF)
+	}
 	var body signInBody
 	if e.Request.ContentLength != 0 {
 		if err := e.BindBody(&body); err != nil {

@@ -46,9 +46,10 @@ type AuthData struct {
 // the HTTP endpoint does that (through apis.RecordAuthResponse); scripts that
 // call signInAnonymously render their own response.
 //
-// Errors are *router.ApiError: 404 unknown collection, 400 not an auth
-// collection or already signed in with a full account, 403 not enabled,
-// 429 rate limited (a *RateLimitError).
+// Errors are *router.ApiError: 403 a cross-site browser request (see
+// CheckSameOrigin), 404 unknown collection, 400 not an auth collection or
+// already signed in with a full account, 403 not enabled, 429 rate limited
+// (a *RateLimitError).
 func (p *Plugin) SignIn(e *core.RequestEvent, opts SignInOptions) (*AuthData, error) {
 	record, err := p.signInRecord(e, opts)
 	if err != nil {
@@ -74,6 +75,11 @@ func (p *Plugin) startSession(e *core.RequestEvent, record *core.Record) (*AuthD
 // signInRecord resolves the guest for the request: the current guest
 // session, or a newly created guest (rate limited). It sets e.Auth.
 func (p *Plugin) signInRecord(e *core.RequestEvent, opts SignInOptions) (*core.Record, error) {
+	// The answer sets the session cookie: never for another site (login CSRF).
+	if err := p.CheckSameOrigin(e.Request); err != nil {
+		return nil, err
+	}
+
 	collection, err := p.enabledCollection(e.App, opts.Collection)
 	if err != nil {
 		return nil, err

@@ -53,6 +53,9 @@ func (p *Plugin) Upgrade(e *core.RequestEvent, in UpgradeInput) (*AuthData, erro
 // requestGuest) without issuing a token (the HTTP handler lets
 // apis.RecordAuthResponse do that). It sets e.Auth to the upgraded record.
 func (p *Plugin) upgradeGuest(e *core.RequestEvent, guest *core.Record, in UpgradeInput) (*core.Record, error) {
+	if err := p.CheckSameOrigin(e.Request); err != nil {
+		return nil, err // the answer sets the session cookie (login CSRF)
+	}
 	in.Email = strings.TrimSpace(in.Email)
 
 	// Everything cheap first: field rules of the collection and the email
@@ -181,6 +184,9 @@ func (p *Plugin) requestGuest(e *core.RequestEvent, collection string) (*core.Re
 // handleUpgrade is POST /api/collections/{collection}/upgrade-anonymous with
 // {email, password, passwordConfirm, name?} (JSON or form).
 func (p *Plugin) handleUpgrade(e *core.RequestEvent) error {
+	if err := p.CheckSameOrigin(e.Request); err != nil {
+		return err
+	}
 	guest, err := p.requestGuest(e, e.Request.PathValue("collection"))
 	if err != nil {
 		return err

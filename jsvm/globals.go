@@ -33,7 +33,9 @@ func (p *Plugin) bindGlobals(vm *goja.Runtime) {
 		if err != nil {
 			gojax.Throw(vm, err)
 		}
-		gojax.SignOut(e)
+		if err := gojax.SignOut(e); err != nil {
+			gojax.Throw(vm, err)
+		}
 		return goja.Undefined()
 	})
 

@@ -86,7 +86,9 @@ func (v *pageVM) jsSignOut(call goja.FunctionCall) goja.Value {
 	defer gojax.Guard(v.pg.p.app, v.rt, "signOut")
 	defer v.enterNative()()
 	e, _ := v.pageEvent(call, "signOut")
-	gojax.SignOut(e)
+	if err := gojax.SignOut(e); err != nil {
+		gojax.Throw(v.rt, err)
+	}
 	v.sessionChanged(e, "")
 	return goja.Undefined()
 }

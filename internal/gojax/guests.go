@@ -1,6 +1,7 @@
 package gojax
 
 import (
+	"net/http"
 	"reflect"
 
 	"github.com/dop251/goja"
@@ -66,12 +67,25 @@ func RequireGuests(vm *goja.Runtime, app core.App, guests *anonauth.Plugin) *ano
 	return nil
 }
 
-// SignOut ends the request's session: the pb_auth cookie is expired and
-// e.Auth is cleared for the rest of the request.
-func SignOut(e *core.RequestEvent) {
+// SignOut ends the request's session: the session cookie is expired and
+// e.Auth is cleared for the rest of the request. A cross-site browser
+// request is refused (403) and keeps its session (anonauth.Plugin.SignOut):
+// another site must not be able to sign a visitor out.
+func SignOut(e *core.RequestEvent) error {
+	if guests := anonauth.FromApp(e.App); guests != nil {
+		return guests.SignOut(e)
+	}
+	if err := defaultOriginCheck.Check(e.Request); err != nil {
+		return router.NewForbiddenError("Cross-site request rejected: unsafe requests must come from the same origin.", nil)
+	}
 	anonauth.ClearAuthCookie(e)
 	e.Auth = nil
+	return nil
 }
+
+// defaultOriginCheck is the same-origin policy of SignOut when no anonauth
+// plugin is registered (its own, with Config.TrustedOrigins, wins otherwise).
+var defaultOriginCheck = http.NewCrossOriginProtection()
 
 // SignInOptions reads {collection, fresh} from JS. undefined/null mean the
 // defaults; a bare string is taken as the collection name.
