@@ -234,12 +234,22 @@ func (p *Plugin) cookieAuth(e *core.RequestEvent) error {
 		return e.Next() // an explicit token always wins over the cookie
 	}
 
-	cookie, err := e.Request.Cookie(CookieName)
-	if err != nil || cookie.Value == "" {
+	cookies := e.Request.CookiesNamed(CookieName)
+	if len(cookies) == 0 {
+		return e.Next()
+	}
+	// Two cookies of one name differ in Path or Domain, and the browser sends
+	// the narrower one first: a cookie planted for /checkout or for the whole
+	// parent domain (from a sibling subdomain) would win over the visitor's
+	// own. Taking either is guessing, so neither is taken.
+	if len(cookies) > 1 {
+		return errDuplicateCookie(CookieName)
+	}
+	if cookies[0].Value == "" {
 		return e.Next()
 	}
 
-	token, err := DecodeAuthCookie(cookie.Value)
+	token, err := DecodeAuthCookie(cookies[0].Value)
 	if err != nil {
 		return e.Next() // a garbled cookie is simply no session
 	}

@@ -32,6 +32,10 @@ func errNoUniqueEmail(attempts int) *router.ApiError {
 	return router.NewApiError(http.StatusConflict, "Could not generate a unique guest email or other generated value after "+strconv.Itoa(attempts)+" attempts; check the email generator and autogenerate patterns.", nil)
 }
 
+func errDuplicateCookie(name string) *router.ApiError {
+	return router.NewUnauthorizedError("The request carries more than one "+name+" session cookie, so none of them is trusted (one may have been set by another site on a parent domain or for a narrower path). Clear this site's cookies and sign in again.", nil)
+}
+
 // RateLimitError is returned when a client IP made too many anonymous
 // sign-ins. It is a *router.ApiError (429) that also knows when to retry.
 type RateLimitError struct {
