@@ -169,6 +169,18 @@ type Config struct {
 	// If zero it falls back to DefaultCleanupBatchSize (50).
 	CleanupBatchSize int
 
+	// CookieName is the name of the session cookie.
+	//
+	// If empty it falls back to "pb_auth", the name the official JS SDK's
+	// authStore.loadFromCookie(cookie, key = "pb_auth") reads by default.
+	// Behind HTTPS, "__Host-pb_auth" stops a sibling subdomain (or a
+	// plain-HTTP man in the middle) from planting a session cookie: browsers
+	// only accept a __Host- cookie that is Secure, has Path=/ and no Domain,
+	// set over HTTPS. A __Host- or __Secure- name is always sent with Secure;
+	// browsers drop it over plain HTTP (except on localhost). Apps reading
+	// the cookie with the SDK pass the same name as key.
+	CookieName string
+
 	// TrustedOrigins lists extra origins (e.g. "https://shop.example.com")
 	// allowed to make unsafe (POST, PUT, PATCH, DELETE) requests that are
 	// authenticated only by the pb_auth cookie. The request's own origin is
@@ -263,6 +275,10 @@ func Register(app core.App, config Config) (*Plugin, error) {
 		p.collections[name] = true
 	}
 
+	if err := validCookieName(p.config.CookieName); err != nil {
+		return nil, fmt.Errorf("anonauth: Config.CookieName: %w", err)
+	}
+
 	if p.config.RateLimit > 0 {
 		p.limiter = newIPLimiter(p.config.RateLimit, time.Minute, p.config.MaxTrackedIPs)
 	}
@@ -345,6 +361,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMergeRecords == 0 {
 		c.MaxMergeRecords = DefaultMaxMergeRecords
+	}
+	if c.CookieName == "" {
+		c.CookieName = CookieName
 	}
 	return c
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 	"github.com/pocketguest/pocketguest/internal/uricomponent"
 )
 
-// CookieName is the session cookie, named and formatted as the official
-// PocketBase JS SDK's authStore.exportToCookie/loadFromCookie expect.
+// CookieName is the default name of the session cookie (Config.CookieName),
+// formatted as the official PocketBase JS SDK's
+// authStore.exportToCookie/loadFromCookie expect.
 const CookieName = "pb_auth"
 
 // maxCookieBytes keeps the cookie under the ~4 KB browsers allow per cookie
@@ -41,22 +43,24 @@ type cookiePayload struct {
 	Record any    `json:"record"`
 }
 
-// SetAuthCookie writes the pb_auth session cookie for token and record to e's
-// response: HttpOnly, SameSite=Lax (so a top-level navigation from another
-// site keeps the session but a cross-site form post does not carry it),
-// Secure on HTTPS, Path=/, expiring with the token.
+// SetAuthCookie writes the session cookie (Config.CookieName, default
+// pb_auth) for token and record to e's response: HttpOnly, SameSite=Lax (so
+// a top-level navigation from another site keeps the session but a
+// cross-site form post does not carry it), Secure on HTTPS (always for a
+// __Host-/__Secure- name), Path=/, no Domain, expiring with the token.
 func SetAuthCookie(e *core.RequestEvent, token string, record *core.Record) error {
 	value, err := EncodeAuthCookie(token, record)
 	if err != nil {
 		return err
 	}
 
+	name := SessionCookieName(e.App)
 	cookie := &http.Cookie{
-		Name:     CookieName,
+		Name:     name,
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   isHTTPS(e),
+		Secure:   IsHTTPS(e) || needsSecure(name),
 		SameSite: http.SameSiteLaxMode,
 	}
 	if exp, ok := tokenExpiry(token); ok {
@@ -68,17 +72,52 @@ func SetAuthCookie(e *core.RequestEvent, token string, record *core.Record) erro
 	return nil
 }
 
-// ClearAuthCookie expires the pb_auth cookie (sign out).
+// ClearAuthCookie expires the session cookie (sign out).
 func ClearAuthCookie(e *core.RequestEvent) {
+	name := SessionCookieName(e.App)
 	replaceCookie(e, &http.Cookie{
-		Name:     CookieName,
+		Name:     name,
 		Value:    "",
 		Path:     "/",
 		MaxAge:   -1,
 		HttpOnly: true,
-		Secure:   isHTTPS(e),
+		Secure:   IsHTTPS(e) || needsSecure(name),
 		SameSite: http.SameSiteLaxMode,
 	})
+}
+
+// SessionCookieName is the session cookie's name in app: Config.CookieName
+// of its anonauth plugin, or CookieName when none is registered.
+func SessionCookieName(app core.App) string {
+	if p := FromApp(app); p != nil {
+		return p.config.CookieName
+	}
+	return CookieName
+}
+
+// CookieName returns the session cookie's name (Config.CookieName).
+func (p *Plugin) CookieName() string {
+	return p.config.CookieName
+}
+
+// validCookieName checks Config.CookieName: a cookie-name token (RFC 6265),
+// and a __Host- prefix spelled as browsers expect it.
+func validCookieName(name string) error {
+	if err := (&http.Cookie{Name: name, Value: "x"}).Valid(); err != nil {
+		return fmt.Errorf("%q is not a valid cookie name", name)
+	}
+	for _, prefix := range []string{"__Host-", "__Secure-"} {
+		if strings.EqualFold(name[:min(len(name), len(prefix))], prefix) && !strings.HasPrefix(name, prefix) {
+			return fmt.Errorf("%q: write the prefix as %q (browsers differ on other spellings)", name, prefix)
+		}
+	}
+	return nil
+}
+
+// needsSecure reports a cookie name whose prefix makes browsers accept the
+// cookie only with the Secure attribute.
+func needsSecure(name string) bool {
+	return strings.HasPrefix(name, "__Host-") || strings.HasPrefix(name, "__Secure-")
 }
 
 // SignOut ends the request's session: the pb_auth cookie is expired and
@@ -189,9 +228,13 @@ func tokenExpiry(token string) (time.Time, bool) {
 	return exp.Time, true
 }
 
-// isHTTPS reports whether the client sees this site over HTTPS: a TLS
-// connection, or a trusted proxy saying so.
-func isHTTPS(e *core.RequestEvent) bool {
+// IsHTTPS reports whether the client sees this site over HTTPS: a TLS
+// connection, or X-Forwarded-Proto: https from a trusted proxy (one is
+// configured: Settings > TrustedProxy.Headers is not empty, the same rule
+// PocketBase's e.RealIP follows). Every cookie and absolute URL PocketGuest
+// builds uses it, so a client cannot talk the server into a Secure cookie or
+// an https:// link by sending the header itself.
+func IsHTTPS(e *core.RequestEvent) bool {
 	if e.IsTLS() {
 		return true
 	}
@@ -215,6 +258,7 @@ func (p *Plugin) registerCookieSession() error {
 
 	p.app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Func: func(se *core.ServeEvent) error {
+			p.warnInsecureCookieName(se)
 			se.Router.Bind(&hook.Handler[*core.RequestEvent]{
 				Id:       cookieMiddlewareId,
 				Priority: priorityCookieSession, // hookorder.go
@@ -229,12 +273,30 @@ func (p *Plugin) registerCookieSession() error {
 	return nil
 }
 
+// warnInsecureCookieName complains at start when a __Host-/__Secure- cookie
+// name cannot work: browsers accept such a cookie only over HTTPS, and this
+// server neither terminates TLS itself nor trusts a proxy that does, so every
+// sign-in would answer 200 and no session would stick.
+func (p *Plugin) warnInsecureCookieName(se *core.ServeEvent) {
+	name := p.config.CookieName
+	if !needsSecure(name) || (se.Server != nil && se.Server.TLSConfig != nil) ||
+		len(se.App.Settings().TrustedProxy.Headers) > 0 {
+		return
+	}
+	se.App.Logger().Warn("anonauth: the session cookie name "+strconv.Quote(name)+
+		" needs HTTPS, but the server has no TLS and no trusted proxy is configured; "+
+		"browsers other than on localhost will drop the cookie (serve with --https, or set "+
+		"Settings > Trusted proxy headers behind a TLS proxy, or use a name without the prefix)",
+		"cookieName", name)
+}
+
 func (p *Plugin) cookieAuth(e *core.RequestEvent) error {
 	if e.Request.Header.Get("Authorization") != "" {
 		return e.Next() // an explicit token always wins over the cookie
 	}
 
-	cookies := e.Request.CookiesNamed(CookieName)
+	name := p.config.CookieName
+	cookies := e.Request.CookiesNamed(name)
 	if len(cookies) == 0 {
 		return e.Next()
 	}
@@ -243,7 +305,7 @@ func (p *Plugin) cookieAuth(e *core.RequestEvent) error {
 	// parent domain (from a sibling subdomain) would win over the visitor's
 	// own. Taking either is guessing, so neither is taken.
 	if len(cookies) > 1 {
-		return errDuplicateCookie(CookieName)
+		return errDuplicateCookie(name)
 	}
 	if cookies[0].Value == "" {
 		return e.Next()

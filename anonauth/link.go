@@ -245,7 +245,7 @@ func (p *Plugin) linkOnSignIn(e *core.RecordAuthRequestEvent) error {
 	})
 	if err != nil {
 		if !errors.Is(err, apis.ErrMFA) {
-			dropSetCookie(e.RequestEvent, CookieName)
+			dropSetCookie(e.RequestEvent, p.config.CookieName)
 		}
 		return err
 	}

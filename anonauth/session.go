@@ -57,11 +57,11 @@ func (p *Plugin) registerAuthResponseHook() {
 			// the account's session, so the cookie is dropped at the moment a
 			// non-2xx status is written, and again if nothing was written.
 			original := e.Response
-			e.Response = &successOnlyCookie{ResponseWriter: original, name: CookieName}
+			e.Response = &successOnlyCookie{ResponseWriter: original, name: p.config.CookieName}
 			err := e.Next()
 			e.Response = original
 			if err != nil && !e.Written() {
-				dropSetCookie(e.RequestEvent, CookieName)
+				dropSetCookie(e.RequestEvent, p.config.CookieName)
 			}
 			return err
 		},

@@ -26,6 +26,7 @@ type testOptions struct {
 	templatesDir  string   // default testdata/site
 	guests        []string // anonauth collections; default users + customers
 	rateLimit     int      // default -1 (off)
+	cookieName    string   // anonauth.Config.CookieName; default pb_auth
 	dev           bool
 	renderTimeout time.Duration
 	poolSize      int
@@ -75,7 +76,7 @@ func newTestApp(t testing.TB, o testOptions) *tests.TestApp {
 	copyFile(t, "../pb_hooks/guest_api.pb.js", filepath.Join(hooksDir, "guest_api.pb.js"))
 	copyFile(t, "../jsvm/testdata/hooks/extra.pb.js", filepath.Join(hooksDir, "extra.pb.js"))
 
-	guests := anonauth.MustRegister(app, anonauth.Config{Collections: o.guests, RateLimit: o.rateLimit})
+	guests := anonauth.MustRegister(app, anonauth.Config{Collections: o.guests, RateLimit: o.rateLimit, CookieName: o.cookieName})
 	hooks := jsvm.MustRegister(app, jsvm.Config{
 		Hooks: pbjsvm.Config{
 			HooksDir:      hooksDir,
