@@ -41,7 +41,7 @@ func (p *Plugin) deleteGuest(e *core.RequestEvent, collection string) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return storageFault(e, err)
 	}
 
 	ClearAuthCookie(e)

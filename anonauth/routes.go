@@ -12,9 +12,11 @@ import (
 // /api/collections/{collection}/ prefix as PocketBase's own auth routes.
 func (p *Plugin) registerRoutes() {
 	p.app.OnServe().BindFunc(func(se *core.ServeEvent) error {
-		se.Router.POST("/api/collections/{collection}/auth-anonymously", p.handleSignIn)
-		se.Router.POST("/api/collections/{collection}/upgrade-anonymous", p.handleUpgrade)
-		se.Router.POST("/api/collections/{collection}/delete-anonymous", p.handleDelete)
+		// A storage fault (disk full, read-only, locked) answers 503, not
+		// PocketBase's generic 400 (faults.go).
+		se.Router.POST("/api/collections/{collection}/auth-anonymously", unavailableOnStorageFault(p.handleSignIn))
+		se.Router.POST("/api/collections/{collection}/upgrade-anonymous", unavailableOnStorageFault(p.handleUpgrade))
+		se.Router.POST("/api/collections/{collection}/delete-anonymous", unavailableOnStorageFault(p.handleDelete))
 		return se.Next()
 	})
 }

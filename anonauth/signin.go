@@ -49,7 +49,8 @@ type AuthData struct {
 // Errors are *router.ApiError: 403 a cross-site browser request (see
 // CheckSameOrigin), 404 unknown collection, 400 not an auth collection or
 // already signed in with a full account, 403 not enabled, 429 rate limited
-// (a *RateLimitError).
+// (a *RateLimitError), 503 the database cannot be written (a
+// *StorageFaultError: disk full, read-only, locked past the busy timeout).
 func (p *Plugin) SignIn(e *core.RequestEvent, opts SignInOptions) (*AuthData, error) {
 	record, err := p.signInRecord(e, opts)
 	if err != nil {
@@ -102,7 +103,7 @@ func (p *Plugin) signInRecord(e *core.RequestEvent, opts SignInOptions) (*core.R
 
 	record, err := p.CreateGuest(e.App, collection)
 	if err != nil {
-		return nil, err
+		return nil, storageFault(e, err)
 	}
 
 	e.Auth = record

@@ -74,7 +74,7 @@ func (p *Plugin) upgradeGuest(e *core.RequestEvent, guest *core.Record, in Upgra
 		return nil
 	}, "method", "password")
 	if err != nil {
-		return nil, err
+		return nil, storageFault(e, err)
 	}
 
 	e.Auth = upgraded
