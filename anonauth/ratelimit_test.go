@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pocketguest/pocketguest/anonauth"
 )
@@ -23,11 +24,14 @@ func signInFrom(t testing.TB, h http.Handler, remoteAddr string, headers map[str
 
 // TestRateLimitThroughRouter: 30 sign-ins per minute per IP, the 31st gets
 // 429 with Retry-After; another IP and a superuser are not affected; behind
-// a trusted proxy the forwarded client IP counts.
+// a trusted proxy the forwarded client IP counts. The limiter's clock is
+// frozen (and moved by the test): 30 sign-ins take long enough on a loaded
+// machine for a token to come back on the wall clock.
 func TestRateLimitThroughRouter(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t, anonauth.Config{})
 	defer app.Cleanup()
+	advance := anonauth.FreezeLimiterClock(anonauth.FromApp(app))
 	h := serve(t, app)
 
 	for i := 1; i <= 30; i++ {
@@ -64,6 +68,15 @@ func TestRateLimitThroughRouter(t *testing.T) {
 		t.Fatalf("the refused sign-in must create nothing: %d guests, want %d", n, guests+2)
 	}
 
+	// One token comes back after Retry-After, and only one.
+	advance(2 * time.Second)
+	if rec := signInFrom(t, h, "203.0.113.7:4003", nil); rec.Code != http.StatusOK {
+		t.Fatalf("after Retry-After: %d", rec.Code)
+	}
+	if rec := signInFrom(t, h, "203.0.113.7:4003", nil); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("a second one after Retry-After: %d", rec.Code)
+	}
+
 	// Behind a trusted proxy the client IP comes from the header: the proxy's
 	// own address is not one client.
 	app.Settings().TrustedProxy.Headers = []string{"X-Forwarded-For"}
@@ -83,6 +96,7 @@ func TestRateLimitConfig(t *testing.T) {
 
 	limited := newTestApp(t, anonauth.Config{RateLimit: 3})
 	defer limited.Cleanup()
+	anonauth.FreezeLimiterClock(anonauth.FromApp(limited))
 	h := serve(t, limited)
 	for i := 1; i <= 3; i++ {
 		if rec := signInFrom(t, h, "203.0.113.9:1", nil); rec.Code != http.StatusOK {
