@@ -309,8 +309,8 @@ func (v *pageVM) jsRequestOAuth2Login(call goja.FunctionCall) goja.Value {
 		Path:     "/",
 		MaxAge:   int(oauth2StateTTL / time.Second),
 		HttpOnly: true,
-		Secure:   st.e.IsTLS() || sameSite == http.SameSiteNoneMode,
-		SameSite: sameSite, // sent on the provider's redirect back (oauth2url.go)
+		Secure:   anonauth.IsHTTPS(st.e) || sameSite == http.SameSiteNoneMode, // the session cookie's rule: TLS, or a trusted proxy saying so
+		SameSite: sameSite,                                                    // sent on the provider's redirect back (oauth2url.go)
 	})
 
 	if autoRedirect {
@@ -335,7 +335,7 @@ func (v *pageVM) jsSignInWithOAuth2(call goja.FunctionCall) goja.Value {
 		}
 	}
 	// one attempt per login, whatever the outcome
-	http.SetCookie(st.e.Response, &http.Cookie{Name: oauth2CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	http.SetCookie(st.e.Response, &http.Cookie{Name: oauth2CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: anonauth.IsHTTPS(st.e), SameSite: http.SameSiteLaxMode})
 
 	if s.State == "" || state == "" || subtle.ConstantTimeCompare([]byte(s.State), []byte(state)) != 1 {
 		gojax.Throw(v.rt, router.NewBadRequestError("OAuth2 state mismatch: start the login again.", nil))
@@ -357,13 +357,16 @@ func (v *pageVM) jsSignInWithOAuth2(call goja.FunctionCall) goja.Value {
 }
 
 // absoluteURL makes path absolute for the request's own origin (the
-// provider redirects the browser there).
+// provider redirects the browser there). The scheme follows the same rule as
+// the session cookie's Secure flag (anonauth.IsHTTPS): X-Forwarded-Proto
+// counts only when a trusted proxy is configured, so a client cannot pick
+// the scheme of the redirect URL by sending the header itself.
 func absoluteURL(e *core.RequestEvent, path string) string {
 	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
 		return path
 	}
 	scheme := "http"
-	if e.IsTLS() || strings.EqualFold(e.Request.Header.Get("X-Forwarded-Proto"), "https") {
+	if anonauth.IsHTTPS(e) {
 		scheme = "https"
 	}
 	if !strings.HasPrefix(path, "/") {
