@@ -46,8 +46,14 @@ func main() {
 // behaves like the zero Config; main_test.go checks that and the table in
 // docs/configuration.md.
 func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
-	app := pocketbase.New()
+	// Dev mode (PocketBase's SQL/log output, and error details with source
+	// lines and stacks on template error pages) only by explicit choice:
+	// --dev or POCKETGUEST_DEV=true. pocketbase.New() would switch it on by
+	// itself for a binary under the temp dir or the Go build cache, which is
+	// where many deployments and CI builds happen to run from.
+	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: envBool("DEV", false)})
 	flags := app.RootCmd.PersistentFlags()
+	flags.Lookup("dev").Usage = "dev mode: PocketBase's logs and SQL on the console, and error details (source lines, stack) on template error pages; off unless given (env POCKETGUEST_DEV)"
 
 	// `pocketguest --version`: cobra adds the flag; print our lines as they are.
 	app.RootCmd.Version = version()
@@ -113,7 +119,7 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 	pages.MustRegister(app, pages.Config{
 		TemplatesDir:  *templatesDir,
 		HooksDir:      hooks.HooksDir(),
-		TemplatesDev:  app.IsDev(),
+		TemplatesDev:  app.IsDev(), // explicit: see NewWithConfig above
 		RenderTimeout: disabledIfZeroDuration(*renderTimeout),
 		PoolSize:      *templatesPool,
 		Guests:        guests,

@@ -69,7 +69,6 @@ func TestFlaglessBinaryEqualsZeroConfig(t *testing.T) {
 // equal to the flag's real default.
 var proseDefaults = map[string]string{
 	"automigrate": "on under `go run`, otherwise off",
-	"dev":         "on under `go run`, otherwise off", // PocketBase's own rule
 }
 
 // TestConfigurationDocMatchesFlags parses the flag table of
