@@ -159,7 +159,7 @@ func (v *pageVM) jsSignInWith(call goja.FunctionCall) goja.Value {
 		gojax.Throw(v.rt, gojax.BadArg("signIn expects the auth data {token, record}"))
 	}
 	token := data.Get("token")
-	if token == nil || goja.IsUndefined(token) || token.String() == "" {
+	if token == nil || !goja.IsString(token) || token.String() == "" {
 		gojax.Throw(v.rt, gojax.BadArg("signIn expects the auth data {token, record}"))
 	}
 	return v.finishSignIn(st, token.String())
@@ -171,8 +171,8 @@ func (v *pageVM) jsSignInWithPassword(call goja.FunctionCall) goja.Value {
 	defer v.enterNative()()
 	st := v.current("signInWithPassword")
 	res, err := v.call(st, collectionPath(collectionOption(call, 2), "auth-with-password"), map[string]any{
-		"identity": call.Argument(0).String(),
-		"password": call.Argument(1).String(),
+		"identity": gojax.StringArg(v.rt, call, 0, "signInWithPassword", "email"),
+		"password": gojax.StringArg(v.rt, call, 1, "signInWithPassword", "password"),
 	})
 	if err != nil {
 		gojax.Throw(v.rt, err)
@@ -188,7 +188,8 @@ func (v *pageVM) jsRegisterWithPassword(call goja.FunctionCall) goja.Value {
 	defer v.enterNative()()
 	st := v.current("registerWithPassword")
 	collection := collectionOption(call, 2)
-	email, password := call.Argument(0).String(), call.Argument(1).String()
+	email := gojax.StringArg(v.rt, call, 0, "registerWithPassword", "email")
+	password := gojax.StringArg(v.rt, call, 1, "registerWithPassword", "password")
 
 	if guests := v.pg.p.guests(); guests != nil && anonauth.IsAnonymous(st.e.Auth) && st.e.Auth.Collection().Name == collection {
 		auth, err := guests.Upgrade(st.e, anonauth.UpgradeInput{Email: email, Password: password, PasswordConfirm: password})
@@ -223,7 +224,7 @@ func (v *pageVM) jsRequestOTP(call goja.FunctionCall) goja.Value {
 	defer gojax.Guard(v.pg.p.app, v.rt, "requestOTP")
 	defer v.enterNative()()
 	st := v.current("requestOTP")
-	res, err := v.call(st, collectionPath(collectionOption(call, 1), "request-otp"), map[string]any{"email": call.Argument(0).String()})
+	res, err := v.call(st, collectionPath(collectionOption(call, 1), "request-otp"), map[string]any{"email": gojax.StringArg(v.rt, call, 0, "requestOTP", "email")})
 	if err != nil {
 		gojax.Throw(v.rt, err)
 	}
@@ -236,8 +237,8 @@ func (v *pageVM) jsSignInWithOTP(call goja.FunctionCall) goja.Value {
 	defer v.enterNative()()
 	st := v.current("signInWithOTP")
 	res, err := v.call(st, collectionPath(collectionOption(call, 2), "auth-with-otp"), map[string]any{
-		"otpId":    call.Argument(0).String(),
-		"password": call.Argument(1).String(),
+		"otpId":    gojax.StringArg(v.rt, call, 0, "signInWithOTP", "otpId"),
+		"password": gojax.StringArg(v.rt, call, 1, "signInWithOTP", "password"),
 	})
 	if err != nil {
 		gojax.Throw(v.rt, err)
@@ -264,7 +265,7 @@ func (v *pageVM) jsRequestOAuth2Login(call goja.FunctionCall) goja.Value {
 	defer gojax.Guard(v.pg.p.app, v.rt, "requestOAuth2Login")
 	defer v.enterNative()()
 	st := v.current("requestOAuth2Login")
-	name := call.Argument(0).String()
+	name := gojax.StringArg(v.rt, call, 0, "requestOAuth2Login", "provider")
 	collectionName := collectionOption(call, 1)
 	redirectPath := stringOption(call, 1, "redirectPath")
 	if redirectPath == "" {
@@ -326,7 +327,8 @@ func (v *pageVM) jsSignInWithOAuth2(call goja.FunctionCall) goja.Value {
 	defer gojax.Guard(v.pg.p.app, v.rt, "signInWithOAuth2")
 	defer v.enterNative()()
 	st := v.current("signInWithOAuth2")
-	state, code := call.Argument(0).String(), call.Argument(1).String()
+	state := gojax.StringArg(v.rt, call, 0, "signInWithOAuth2", "state")
+	code := gojax.StringArg(v.rt, call, 1, "signInWithOAuth2", "code")
 
 	var s oauth2State
 	if c, err := st.e.Request.Cookie(oauth2CookieName); err == nil {

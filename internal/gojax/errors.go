@@ -86,3 +86,21 @@ func Rethrow(vm *goja.Runtime, err error) {
 	}
 	panic(vm.NewGoError(err))
 }
+
+// StringArg is argument i of the helper fn as text: "" when missing,
+// undefined or null, a string or number as it is. Any other shape (an
+// object, array or function: what a hostile JSON body puts in a form field)
+// throws a 400 naming the argument. goja's Value.String() would instead run
+// the object's own toString, which can throw a TypeError (a 500) or run
+// arbitrary page code.
+func StringArg(vm *goja.Runtime, call goja.FunctionCall, i int, fn, name string) string {
+	v := call.Argument(i)
+	switch {
+	case goja.IsUndefined(v) || goja.IsNull(v):
+		return ""
+	case goja.IsString(v) || goja.IsNumber(v):
+		return v.String()
+	}
+	Throw(vm, BadArg("Invalid %s() argument: %s must be a string", fn, name))
+	return ""
+}

@@ -32,9 +32,45 @@ function money(cents) {
 }
 
 // flash returns the message for the ?msg= code of a redirect (fixed texts
-// only: a URL must not be able to put arbitrary words on the page).
+// only: a URL must not be able to put arbitrary words on the page, nor
+// reach Object.prototype with ?msg=constructor).
 function flash() {
-  return MESSAGES[api.params.msg] || ''
+  const code = api.params.msg
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(MESSAGES, code) ? MESSAGES[code] : ''
+}
+
+// badRequest is an error that answers 400 when a page does not catch it.
+function badRequest(message) {
+  const e = new Error(message)
+  e.status = 400
+  return e
+}
+
+// form returns the posted form ({} for other methods) with every value a
+// string. A JSON body can hold any shape ({"email": {"toString": 1}},
+// arrays, a bare number or null); such a field is refused with a 400
+// instead of reaching String(), whose call of the object's own toString
+// throws (a 500), or a query. A repeated form field is refused the same way.
+function form() {
+  if (api.request.method !== 'POST') {
+    return {}
+  }
+  const raw = api.body()
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw badRequest('The form must be a set of fields.')
+  }
+  const out = {}
+  for (const key of Object.keys(raw)) {
+    const v = raw[key]
+    if (v === null || v === undefined) {
+      out[key] = ''
+    } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      out[key] = String(v)
+    } else {
+      throw badRequest('The form field "' + key + '" must be text.')
+    }
+  }
+  return out
 }
 
 // safeNext accepts only local paths for ?next= redirects.
@@ -275,7 +311,7 @@ function friendly(error) {
 }
 
 module.exports = {
-  auth, isGuest, money, flash, safeNext, withMessage, products, productById, productBySlug,
+  auth, isGuest, money, flash, form, safeNext, withMessage, products, productById, productBySlug,
   cart, cartCount, setQuantity, addToCart, clampQuantity, placeOrder, orders, order, orderItems,
   paymentMethods, fieldError, friendly,
 }
