@@ -1,4 +1,4 @@
-package jsvm_test
+package pages_test
 
 import (
 	"net/http"
