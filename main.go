@@ -75,7 +75,7 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 	tokenDuration := flags.Duration("anonTokenDuration", envDuration("ANON_TOKEN_DURATION", anonauth.DefaultTokenDuration), "lifetime of a guest's auth token and cookie")
 	rateLimit := flags.Int("anonRateLimit", envInt("ANON_RATE_LIMIT", anonauth.DefaultRateLimit), "anonymous sign-ins per client IP per minute; 0 disables the limit")
 	cookieName := flags.String("anonCookieName", env("ANON_COOKIE_NAME", anonauth.CookieName), "name of the session cookie; __Host-pb_auth behind HTTPS stops sibling subdomains from planting one")
-	trustedOrigins := flags.StringSlice("anonTrustedOrigins", envList("ANON_TRUSTED_ORIGINS", nil), "extra origins allowed to make cookie-authenticated unsafe requests")
+	trustedOrigins := flags.StringSlice("anonTrustedOrigins", envList("ANON_TRUSTED_ORIGINS", nil), "extra origins allowed to make cookie-authenticated unsafe requests and requests that set the session cookie")
 	maxAge := flags.Duration("anonMaxAge", envDuration("ANON_MAX_AGE", anonauth.DefaultMaxAge), "delete guests inactive for longer than this (cron job); 0 disables the cleanup")
 	activityInterval := flags.Duration("anonActivityInterval", envDuration("ANON_ACTIVITY_INTERVAL", anonauth.DefaultActivityInterval), "how often a guest's last activity (lastSeen) is written, at most")
 	cleanupSchedule := flags.String("anonCleanupSchedule", env("ANON_CLEANUP_SCHEDULE", anonauth.DefaultCleanupSchedule), "cron expression (UTC) of the stale guest cleanup")

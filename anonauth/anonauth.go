@@ -34,8 +34,12 @@
 //   - An isAnonymous bool field on every configured collection, with rules that
 //     stop clients from setting or flipping it through the records API.
 //   - A middleware that authenticates requests from the pb_auth cookie (the
-//     format the official JS SDK reads and writes) and rejects cross-site unsafe
-//     requests that are authenticated only by that cookie.
+//     format the official JS SDK reads and writes; Config.CookieName), rejects
+//     cross-site unsafe requests that are authenticated only by that cookie,
+//     and refuses a request carrying two of them (401). Every request that
+//     sets or clears the cookie must be same-origin too (login CSRF).
+//   - 503 with Retry-After, not 400, when the database cannot be written
+//     (disk full, read-only, locked): IsStorageFault.
 //   - A per-IP limit on anonymous sign-ins.
 //   - A lastSeen field (last activity, written at most once per guest per
 //     Config.ActivityInterval), a cron job that deletes guests inactive for
@@ -182,9 +186,10 @@ type Config struct {
 	CookieName string
 
 	// TrustedOrigins lists extra origins (e.g. "https://shop.example.com")
-	// allowed to make unsafe (POST, PUT, PATCH, DELETE) requests that are
-	// authenticated only by the pb_auth cookie. The request's own origin is
-	// always allowed.
+	// allowed to make unsafe (POST, PUT, PATCH, DELETE) browser requests that
+	// are authenticated only by the session cookie or that set or clear it
+	// (sign-in, upgrade, delete, sign-out; see Plugin.CheckSameOrigin). The
+	// request's own origin is always allowed.
 	TrustedOrigins []string
 
 	// OnLink, if set, runs when a guest is merged into an existing account
