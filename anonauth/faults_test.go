@@ -91,6 +91,7 @@ func TestDiskFullAnswers503(t *testing.T) {
 
 	app := newTestApp(t, anonauth.Config{RateLimit: -1})
 	defer app.Cleanup()
+	app.Settings().Logs.MaxDays = 1 // the test data keeps no logs
 	pinWriteConn(app)
 	h := serve(t, app)
 
@@ -120,6 +121,23 @@ func TestDiskFullAnswers503(t *testing.T) {
 	var check string
 	if err := app.DB().NewQuery("PRAGMA integrity_check").Row(&check); err != nil || check != "ok" {
 		t.Fatalf("integrity_check: %q, %v", check, err)
+	}
+
+	// The cause is in PocketBase's logs (flushed by the terminate hook,
+	// instead of waiting for the logger's ticker).
+	if err := app.OnTerminate().Trigger(&core.TerminateEvent{App: app}); err != nil {
+		t.Fatal(err)
+	}
+	var logs []*core.Log
+	if err := app.LogQuery().AndWhere(dbx.HashExp{"message": "anonauth: storage fault, answered 503"}).All(&logs); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, l := range logs {
+		found = found || strings.Contains(fmt.Sprint(l.Data["error"]), "database or disk is full")
+	}
+	if !found {
+		t.Fatal("the storage fault was not logged with its cause")
 	}
 }
 
