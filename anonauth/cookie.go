@@ -120,7 +120,7 @@ func needsSecure(name string) bool {
 	return strings.HasPrefix(name, "__Host-") || strings.HasPrefix(name, "__Secure-")
 }
 
-// SignOut ends the request's session: the pb_auth cookie is expired and
+// SignOut ends the request's session: the session cookie is expired and
 // e.Auth is cleared for the rest of the request. Nothing is deleted (a
 // guest's record stays until the cleanup job removes it).
 //
