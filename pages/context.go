@@ -304,15 +304,17 @@ func (v *pageVM) jsEcho(call goja.FunctionCall) goja.Value {
 	return v.rt.ToValue(s)
 }
 
-// jsStore is store(name, value?): an app-wide store shared by all VMs.
-// Values are exported to Go on the way in (a JS object cannot be shared
-// between VMs), so objects come back as copies.
+// jsStore is store(name, value?): PocketBase's app store ($app.store(), as
+// in PocketPages), shared by all VMs and by pb_hooks. Values are exported
+// to Go on the way in (a JS object cannot be shared between VMs), so
+// objects come back as copies.
 func (v *pageVM) jsStore(call goja.FunctionCall) goja.Value {
 	name := call.Argument(0).String()
-	if len(call.Arguments) > 1 {
-		v.pg.p.store.Set(name, call.Argument(1).Export())
+	store := v.pg.p.app.Store()
+	if len(call.Arguments) > 1 && !goja.IsUndefined(call.Argument(1)) {
+		store.Set(name, call.Argument(1).Export())
 	}
-	val, ok := v.pg.p.store.GetOk(name)
+	val, ok := store.GetOk(name)
 	if !ok {
 		return goja.Undefined()
 	}

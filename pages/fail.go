@@ -59,6 +59,11 @@ func (pg *pages) locate(err error) *TemplateError {
 	}
 
 	te = &TemplateError{File: "?", Message: err.Error(), cause: err}
+	var se *SetupError
+	if errors.As(err, &se) {
+		te.File = se.File
+		te.Message = strings.TrimPrefix(err.Error(), se.File+": ")
+	}
 
 	var frames []goja.StackFrame
 	var ie *goja.InterruptedError

@@ -37,7 +37,6 @@ import (
 
 	"github.com/dop251/goja"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/store"
 
 	"github.com/pocketguest/pocketguest/anonauth"
 	"github.com/pocketguest/pocketguest/internal/gojax"
@@ -113,7 +112,7 @@ func MustRegister(app core.App, config Config) {
 
 // Register registers the page route, added when the app starts serving.
 func Register(app core.App, config Config) error {
-	p := &plugin{app: app, config: config, store: store.New[string, any](nil), explicitDir: config.TemplatesDir != ""}
+	p := &plugin{app: app, config: config, explicitDir: config.TemplatesDir != ""}
 
 	if p.config.TemplatesDir == "" {
 		p.config.TemplatesDir = filepath.Join(app.DataDir(), "../templates")
@@ -135,7 +134,6 @@ func Register(app core.App, config Config) error {
 type plugin struct {
 	app    core.App
 	config Config
-	store  *store.Store[string, any] // store(): app-wide, shared by all VMs
 
 	explicitDir bool // TemplatesDir was given: no pb_hooks/pages fallback
 }
