@@ -279,10 +279,10 @@ func TestStarterDaisyUIDocsMarkdown(t *testing.T) {
 		t.Fatalf("GET /docs/overview: %d %s", res.status, res.header.Get("Content-Type"))
 	}
 	res.mustContain(t, "overview",
-		`<h1 id="overview">Overview</h1>`, // the page, as HTML with heading ids
+		`<h1 id="overview">Overview</h1>`,               // the page, as HTML with heading ids
 		`<h1 id="getting-started">Getting Started</h1>`, // include('toc.md'), as HTML
 		`<a href="/docs/overview">Overview</a>`,
-		`data-theme="cupcake"`, // the outer layout
+		`data-theme="cupcake"`,  // the outer layout
 		`drawer lg:drawer-open`, // the docs layout
 	)
 	if strings.Contains(res.body, "# Overview") {
@@ -445,4 +445,3 @@ func (c *sseClient) next(t *testing.T, name string) string {
 		}
 	}
 }
-
