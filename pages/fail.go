@@ -62,7 +62,8 @@ func (pg *pages) locate(err error) *TemplateError {
 	var se *SetupError
 	if errors.As(err, &se) {
 		te.File = se.File
-		te.Message = strings.TrimPrefix(err.Error(), se.File+": ")
+		te.Message = strings.TrimPrefix(se.Error(), se.File+": ")
+		return te
 	}
 
 	var frames []goja.StackFrame
