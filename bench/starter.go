@@ -37,7 +37,7 @@ func (b *bench) starterPage(ctx context.Context) error {
 	}
 
 	project := filepath.Join(b.tmp, "starter")
-	if err := copyDir(fixture, project); err != nil {
+	if err := devserver.CopyDir(fixture, project); err != nil {
 		return err
 	}
 	defer os.RemoveAll(project)

@@ -103,6 +103,16 @@ func startStarter(t *testing.T, name string) (*server, string) {
 	if err := s.waitHealthy(30 * time.Second); err != nil {
 		t.Fatalf("%v\nserver log:\n%s", err, s.log.String())
 	}
+	var auth struct {
+		Token string `json:"token"`
+	}
+	status, err := s.api(http.MethodPost, "/api/collections/_superusers/auth-with-password", map[string]string{
+		"identity": adminEmail, "password": adminPassword,
+	}, &auth)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("superuser sign-in: status %d, %v", status, err)
+	}
+	s.token = auth.Token
 	return s, fixture
 }
 
@@ -337,6 +347,10 @@ func TestStarterAuthJourney(t *testing.T) {
 		fetchPage(t, c, http.MethodGet, s.URL+"/account", nil).mustContain(t, "account", "Welcome, anonymous-")
 	})
 
+	// Mails (verification, OTP) go to a sink the test reads like an inbox.
+	sink := newSMTPSink(t)
+	s.useSMTPSink(t, sink)
+
 	email, password := "starter-user@example.com", "a-long-password-123"
 	t.Run("register, logout, password login", func(t *testing.T) {
 		c := newClient(t)
@@ -363,6 +377,53 @@ func TestStarterAuthJourney(t *testing.T) {
 			t.Fatalf("password login: %d\n%.2000s", res.status, res.body)
 		}
 		fetchPage(t, c, http.MethodGet, s.URL+"/account", nil).mustContain(t, "account after login", "Welcome, "+email)
+	})
+
+	t.Run("verification link from the mail", func(t *testing.T) {
+		c := newClient(t)
+		fetchPage(t, c, http.MethodPost, s.URL+"/auth/login", url.Values{"mode": {"password"}, "identity": {email}, "password": {password}})
+		// the user asks for the mail (the SDK's requestVerification); if
+		// registering already sent one, PocketBase skips this one and the
+		// first mail is the one to use
+		if status, err := s.api(http.MethodPost, "/api/collections/users/request-verification", map[string]string{"email": email}, nil); err != nil || status != http.StatusNoContent {
+			t.Fatalf("request-verification: %d %v", status, err)
+		}
+		// the starter's migrations make the mail link to its own page
+		link := regexp.MustCompile(`/auth/confirm/[A-Za-z0-9_.-]+/verification`).FindString(sink.waitMail(t, 0, "/verification"))
+		if link == "" {
+			t.Fatal("no verification link in the mail")
+		}
+		res := fetchPage(t, c, http.MethodGet, s.URL+link, nil)
+		if res.status != http.StatusFound || !strings.HasPrefix(res.location, "/") {
+			t.Fatalf("confirm: %d %q\n%.1500s", res.status, res.location, res.body)
+		}
+		fetchPage(t, c, http.MethodGet, s.URL+"/account", nil).mustContain(t, "account after verification", "Status: verified")
+
+		if res := fetchPage(t, c, http.MethodGet, s.URL+"/auth/confirm/not-a-token/verification", nil); res.status >= 500 {
+			t.Fatalf("a bad token must not be a server error: %d", res.status)
+		}
+	})
+
+	t.Run("OTP code from the mail", func(t *testing.T) {
+		if status, err := s.api(http.MethodPatch, "/api/collections/users", map[string]any{"otp": map[string]any{"enabled": true}}, nil); err != nil || status != http.StatusOK {
+			t.Fatalf("enabling OTP: %d %v", status, err)
+		}
+		c := newClient(t)
+		before := sink.count()
+		res := fetchPage(t, c, http.MethodPost, s.URL+"/auth/login/otp", url.Values{"mode": {"otp-request"}, "identity": {email}})
+		otpID := regexp.MustCompile(`name="otpId" value="([^"]+)"`).FindStringSubmatch(res.body)
+		if res.status != http.StatusOK || otpID == nil || otpID[1] == "" || otpID[1] == "null" {
+			t.Fatalf("OTP request: %d\n%.2000s", res.status, res.body)
+		}
+		code := regexp.MustCompile(`<strong>(\d+)</strong>`).FindStringSubmatch(sink.waitMail(t, before, "one-time password"))
+		if code == nil {
+			t.Fatal("no OTP code in the mail")
+		}
+		res = fetchPage(t, c, http.MethodPost, s.URL+"/auth/login/otp", url.Values{"mode": {"otp-confirm"}, "otpId": {otpID[1]}, "otpCode": {code[1]}, "identity": {email}})
+		if res.status != http.StatusFound {
+			t.Fatalf("OTP confirm: %d\n%.2000s", res.status, res.body)
+		}
+		fetchPage(t, c, http.MethodGet, s.URL+"/account", nil).mustContain(t, "account after OTP", "Welcome, "+email)
 	})
 }
 
