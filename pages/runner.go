@@ -154,14 +154,23 @@ func (r *runner) jsInclude(call goja.FunctionCall) goja.Value {
 // resolvePrivate finds ref the way PocketPages' include() and resolve() do:
 // "/x" is x from the templates root; anything else is looked up as
 // _private/ref in dir, then in each parent folder up to the root. For
-// templates, ref is tried as it is, then with each of templateExts (.ejs,
-// or the ejs plugin's extensions); for modules ref, ref.js and ref.json.
+// templates, ref is tried with each of templateExts (.ejs, or the ejs
+// plugin's extensions) and as it is (first when it has an extension); for
+// modules ref, ref.js and ref.json.
 func (r *runner) resolvePrivate(dir, ref string, template bool) (string, bool) {
 	candidates := func(base string) []string {
 		if template {
-			out := []string{base}
+			// The usual include('header') tries header.ejs first: one stat,
+			// as before extensions were configurable.
+			var out []string
+			if path.Ext(base) != "" {
+				out = append(out, base)
+			}
 			for _, ext := range r.templateExts {
 				out = append(out, base+ext)
+			}
+			if path.Ext(base) == "" {
+				out = append(out, base)
 			}
 			return out
 		}
