@@ -330,7 +330,11 @@ func (v *pageVM) logger(level string) func(call goja.FunctionCall) goja.Value {
 		}
 		switch level {
 		case "dbg":
-			log.Debug(msg)
+			if v.plugins != nil && v.plugins.debug {
+				log.Info(msg, "dbg", true) // +config.js debug: true makes dbg() visible
+			} else {
+				log.Debug(msg)
+			}
 		case "info":
 			log.Info(msg)
 		case "warn":

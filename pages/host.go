@@ -128,7 +128,7 @@ func (e *SetupError) Unwrap() error { return e.Err }
 type pluginSet struct {
 	list      []*pagePlugin
 	globalApi *goja.Object
-	debug     bool
+	debug     bool  // +config.js debug: dbg() logs at INFO level
 	err       error // setup failed: pages answer 500
 
 	hasJS bool // some plugin has a JS hook (else the fast path)
@@ -145,10 +145,8 @@ type pagePlugin struct {
 
 // log reports a setup error once, at start.
 func (ps *pluginSet) log(app core.App) {
-	var se *SetupError
 	attrs := []any{slog.String("error", ps.err.Error())}
-	if e, ok := ps.err.(*SetupError); ok {
-		se = e
+	if se, ok := ps.err.(*SetupError); ok {
 		attrs = append(attrs, slog.String("file", se.File), slog.String("plugin", se.Plugin))
 	}
 	app.Logger().Error("pages: +config.js or a plugin failed to load; every page answers 500 until it is fixed", attrs...)
