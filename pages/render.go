@@ -130,8 +130,8 @@ func (v *pageVM) render(st *renderState) (string, error) {
 	}
 
 	out, err := v.renderFile(st, st.route.file, api)
-	if err != nil || st.override != nil {
-		return out, err
+	if err != nil || st.override != nil || st.e.Written() {
+		return out, err // a plugin may have streamed the response (SSE): nothing more
 	}
 	if ct := st.e.Response.Header().Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/html") {
 		return out, nil
