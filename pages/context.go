@@ -1,6 +1,8 @@
 package pages
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
@@ -323,8 +325,11 @@ func (v *pageVM) jsStore(call goja.FunctionCall) goja.Value {
 
 func (v *pageVM) logger(level string) func(call goja.FunctionCall) goja.Value {
 	return func(call goja.FunctionCall) goja.Value {
-		msg := v.text(call.Arguments)
 		log := v.pg.p.app.Logger()
+		if level == "dbg" && !(v.plugins != nil && v.plugins.debug) && !log.Enabled(context.Background(), slog.LevelDebug) {
+			return goja.Undefined() // not logged: skip formatting (dbg({...}) is common in pages)
+		}
+		msg := v.text(call.Arguments)
 		if v.st != nil {
 			log = log.With("page", v.st.route.file)
 		}
