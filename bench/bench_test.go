@@ -42,6 +42,12 @@ func TestQuickBench(t *testing.T) {
 		checkRow(t, row.label, row.st)
 	}
 
+	if rep.starter.ran {
+		checkRow(t, rep.starter.label, rep.starter.st)
+	} else {
+		t.Logf("starter row not available: %s", rep.starter.unavailable)
+	}
+
 	if len(rep.growth) != len(cfg.Rows) {
 		t.Fatalf("%d growth rows, want %d", len(rep.growth), len(cfg.Rows))
 	}

@@ -223,7 +223,7 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 		logf("servers serve net/http/pprof on http://%s/debug/pprof/", b.pprofAddr)
 	}
 
-	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.costGrowth, b.cleanup}
+	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.starterPage, b.costGrowth, b.cleanup}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return rep, err

@@ -17,6 +17,7 @@ type report struct {
 	total   time.Duration
 
 	paths   [4]pathRow
+	starter pathRow // the PocketPages auth starter's login page
 	growth  []growthRow
 	cleanup cleanupRow
 }
@@ -58,6 +59,7 @@ func newReport(cfg config, bin *binary) *report {
 		{label: "3 pb_hooks  POST " + hookPath + ", signInAnonymously(e)"},
 		{label: "4 baseline  records create + auth-with-password (2 req)"},
 	}
+	r.starter = pathRow{label: "auth starter login page, anonymous  GET " + starterPagePath}
 	for _, n := range cfg.Rows {
 		r.growth = append(r.growth, growthRow{guests: n})
 	}
@@ -105,6 +107,13 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "  with the machine to itself if it stays CPU-bound.\n")
 	fmt.Fprintf(w, "  row 4 is two client requests per sign-in (POST /api/collections/users/records with a random email and\n")
 	fmt.Fprintf(w, "  password, then POST .../auth-with-password), timed together; both hash or check a bcrypt password.\n")
+
+	fmt.Fprintf(w, "\nPocketPages starter (its own server, served where it stands; pages/s, not sign-ins)\n")
+	if st := r.starter; st.ran {
+		fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %9s %6.2f\n", st.label, fmtRate(st.st.rate()), fmtDur(st.st.p50), fmtDur(st.st.p99), fmtErrors(st.st), fmtCPU(st.st.cpuPerOK()), st.st.otherCores())
+	} else {
+		fmt.Fprintf(w, "%-60s not available: %s\n", st.label, orSkipped(st.unavailable))
+	}
 
 	if len(r.growth) > 0 {
 		fmt.Fprintf(w, "\nCost growth: endpoint with existing guests (fresh server per row; seeded by SQL while stopped)\n")

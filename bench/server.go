@@ -121,19 +121,21 @@ func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, er
 		// binaries under the temp dir, where the bench builds this one.
 		"--dev=false",
 	}
-	if bin.flags["hooksDir"] {
+	// An empty directory is left to the binary's default (pb_data/../):
+	// the starter row serves a project where it stands.
+	if bin.flags["hooksDir"] && dirs.hooks != "" {
 		args = append(args, "--hooksDir="+dirs.hooks)
 	}
 	if bin.flags["hooksWatch"] {
 		args = append(args, "--hooksWatch=false")
 	}
-	if bin.flags["migrationsDir"] {
+	if bin.flags["migrationsDir"] && dirs.migrations != "" {
 		args = append(args, "--migrationsDir="+dirs.migrations)
 	}
 	if bin.flags["automigrate"] {
 		args = append(args, "--automigrate=false")
 	}
-	if bin.flags["templatesDir"] {
+	if bin.flags["templatesDir"] && dirs.templates != "" {
 		args = append(args, "--templatesDir="+dirs.templates)
 	}
 

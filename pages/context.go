@@ -1,12 +1,12 @@
 package pages
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"strings"
-	"sync/atomic"
 
 	"github.com/dop251/goja"
 	"github.com/pocketbase/pocketbase/core"
@@ -35,8 +35,14 @@ type renderState struct {
 	redirectStatus int
 	override       *responseOverride
 
-	stopped bool // a middleware did not call next(): no page was rendered
-	jsonOut bool // the page printed JSON: answered as application/json
+	file     *fileResponse // response.file(path)
+	stopped  bool          // a middleware did not call next(): no page was rendered
+	jsonOut  bool          // the page printed JSON: answered as application/json
+	handled  bool          // a plugin's onResponse answered
+	routeObj *goja.Object  // the route as plugins see it, built on demand
+
+	out string // the rendered body
+	err error  // what failed, if anything
 
 	token   string // auth token of the session, as the page sees it
 	cookies map[string]any
@@ -50,136 +56,15 @@ func newRenderState(e *core.RequestEvent, rt *route, params map[string]string) *
 	return &renderState{e: e, route: rt, params: params, status: http.StatusOK}
 }
 
-// pageVM is a pooled VM with the page API bound.
-type pageVM struct {
-	*runner
-	pg *pages
-	st *renderState // the render in progress, nil when idle
+// contextNames are the page API functions every context gets (after
+// globalApi's entries, so these win over a plugin's globalApi addition of
+// the same name; onExtendContextApi runs last and may replace anything).
+var contextNames = []string{"redirect", "resolve", "meta", "echo", "env", "store", "stringify", "url", "dbg", "info", "warn", "error", "signInAnonymously", "signOut", "upgradeAnonymous", "deleteAnonymous", "asset",
+	"signIn", "signInWithPassword", "registerWithPassword", "requestOTP", "signInWithOTP", "requestOAuth2Login", "signInWithOAuth2"}
 
-	baseGlobals map[string]bool // globals after setup; others are leaks
-	app         goja.Value      // the default $app
-	stringify   goja.Callable   // JSON.stringify
-
-	natives map[string]goja.Value // the context functions, created once
-
-	inNative atomic.Int32 // > 0 while in a slow Go call (see enterNative)
-}
-
-// enterNative marks a slow Go call (sign-ins, auth helpers) so the render
-// time limit does not interrupt the page half-way through it; call the
-// returned function when done: defer v.enterNative()().
-func (v *pageVM) enterNative() func() {
-	v.inNative.Add(1)
-	return func() { v.inNative.Add(-1) }
-}
-
-func newPageVM(pg *pages, rt *goja.Runtime) *pageVM {
-	v := &pageVM{runner: newRunner(rt, pg.src), pg: pg, app: rt.Get("$app")}
-	v.stringify, _ = goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("stringify"))
-
-	signIn := rt.ToValue(v.jsSignIn)
-	signOutFn := rt.ToValue(v.jsSignOut)
-	upgrade := rt.ToValue(v.jsUpgrade)
-	deleteFn := rt.ToValue(v.jsDeleteAnonymous)
-	// The globals too, so page modules (resolve) can call them without e.
-	rt.Set("signInAnonymously", signIn)
-	rt.Set("signOut", signOutFn)
-	rt.Set("upgradeAnonymous", upgrade)
-	rt.Set("deleteAnonymous", deleteFn)
-
-	v.natives = map[string]goja.Value{
-		"signInAnonymously": signIn,
-		"signOut":           signOutFn,
-		"upgradeAnonymous":  upgrade,
-		"deleteAnonymous":   deleteFn,
-		"redirect":          rt.ToValue(v.jsRedirect),
-		"resolve":           rt.ToValue(v.jsResolve),
-		"meta":              rt.ToValue(v.jsMeta),
-		"echo":              rt.ToValue(v.jsEcho),
-		"env":               rt.ToValue(func(name string) string { return os.Getenv(name) }),
-		"store":             rt.ToValue(v.jsStore),
-		"dbg":               rt.ToValue(v.logger("dbg")),
-		"info":              rt.ToValue(v.logger("info")),
-		"warn":              rt.ToValue(v.logger("warn")),
-		"error":             rt.ToValue(v.logger("error")),
-		"header":            rt.ToValue(func(name string) string { return v.st.e.Request.Header.Get(name) }),
-		"cookies":           rt.ToValue(v.jsCookies),
-		"body":              rt.ToValue(v.jsBody),
-		"urlToString":       rt.ToValue(func(call goja.FunctionCall) goja.Value { return call.This.ToObject(rt).Get("href") }),
-		"status":            rt.ToValue(v.jsStatus),
-		"responseHeader":    rt.ToValue(v.jsResponseHeader),
-		"cookie":            rt.ToValue(v.jsCookie),
-		"json":              rt.ToValue(v.jsJSON),
-		"html":              rt.ToValue(v.jsHTML),
-		"responseRedirect":  rt.ToValue(v.jsResponseRedirect),
-		"write":             rt.ToValue(v.jsWrite),
-		"asset":             rt.ToValue(v.jsAsset),
-		// auth helpers (auth.go)
-		"signIn":               rt.ToValue(v.jsSignInWith),
-		"signInWithPassword":   rt.ToValue(v.jsSignInWithPassword),
-		"registerWithPassword": rt.ToValue(v.jsRegisterWithPassword),
-		"requestOTP":           rt.ToValue(v.jsRequestOTP),
-		"signInWithOTP":        rt.ToValue(v.jsSignInWithOTP),
-		"requestOAuth2Login":   rt.ToValue(v.jsRequestOAuth2Login),
-		"signInWithOAuth2":     rt.ToValue(v.jsSignInWithOAuth2),
-	}
-
-	v.baseGlobals = map[string]bool{}
-	for _, k := range rt.GlobalObject().Keys() {
-		v.baseGlobals[k] = true
-	}
-	return v
-}
-
-// render runs st's middlewares and loaders, renders the page and wraps it
-// in its layouts. It returns the response body.
-func (v *pageVM) render(st *renderState) (string, error) {
-	v.st = st
-	v.rt.Set("$app", st.e.App)
-	api := v.newContext(st)
-
-	data, proceed, err := v.runChain(st)
-	if err != nil {
-		return "", err
-	}
-	if !proceed {
-		st.stopped = true // a middleware answered (or not) without next()
-		return "", nil
-	}
-	if data != nil {
-		api.Set("data", data)
-	}
-
-	out, err := v.renderTemplate(st.route.file, api)
-	if err != nil || st.override != nil {
-		return out, err
-	}
-	if ct := st.e.Response.Header().Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "text/html") {
-		return out, nil
-	}
-	if looksLikeJSON(out) {
-		st.jsonOut = true
-		return out, nil
-	}
-	return v.applyLayouts(st, out)
-}
-
-// reset makes the VM ready for the next render: no request, default $app,
-// and no globals left behind by sloppy-mode assignments in a template.
-func (v *pageVM) reset() {
-	v.st = nil
-	v.frames = v.frames[:0]
-	v.rt.Set("$app", v.app)
-	global := v.rt.GlobalObject()
-	for _, k := range global.Keys() {
-		if !v.baseGlobals[k] {
-			global.Delete(k)
-		}
-	}
-}
-
-// newContext builds the api object (the template's locals) for st.
-func (v *pageVM) newContext(st *renderState) *goja.Object {
+// newContext builds the api object (the template's locals) for st, with
+// the plugins' onRequest and onExtendContextApi.
+func (v *pageVM) newContext(st *renderState) (*goja.Object, error) {
 	rt, e := v.rt, st.e
 
 	st.token = strings.TrimPrefix(e.Request.Header.Get("Authorization"), "Bearer ")
@@ -209,6 +94,22 @@ func (v *pageVM) newContext(st *renderState) *goja.Object {
 	res.Set("html", v.natives["html"])
 	res.Set("redirect", v.natives["responseRedirect"])
 	res.Set("write", v.natives["write"])
+	res.Set("file", v.natives["file"])
+
+	ps := v.plugins
+	if ps.hasJS {
+		for _, p := range ps.list {
+			if p.onRequest == nil {
+				continue
+			}
+			ctx := rt.NewObject()
+			ctx.Set("request", req)
+			ctx.Set("response", res)
+			if _, err := p.onRequest(p.obj, ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
 
 	params := rt.NewObject()
 	for k, vals := range e.Request.URL.Query() {
@@ -221,20 +122,38 @@ func (v *pageVM) newContext(st *renderState) *goja.Object {
 	}
 
 	api := rt.NewObject()
+	if ps.hasJS {
+		for _, k := range ps.globalApi.Keys() {
+			api.Set(k, ps.globalApi.Get(k))
+		}
+	}
 	api.Set("request", req)
 	api.Set("response", res)
 	api.Set("params", params)
 	api.Set("body", body)
 	api.Set("formData", body)
-	api.Set("auth", authValue(e.Auth))
+	api.Set("auth", req.Get("auth")) // as onRequest left it
 	api.Set("data", rt.NewObject())
-	for _, name := range []string{"redirect", "resolve", "meta", "echo", "env", "store", "dbg", "info", "warn", "error", "signInAnonymously", "signOut", "upgradeAnonymous", "deleteAnonymous", "asset",
-		"signIn", "signInWithPassword", "registerWithPassword", "requestOTP", "signInWithOTP", "requestOAuth2Login", "signInWithOAuth2"} {
+	for _, name := range contextNames {
 		api.Set(name, v.natives[name])
 	}
 	api.Set("api", api)
 	st.api = api
-	return api
+
+	if ps.hasJS {
+		for _, p := range ps.list {
+			if p.onExtendContextApi == nil {
+				continue
+			}
+			ctx := rt.NewObject()
+			ctx.Set("api", api)
+			ctx.Set("route", v.routeObject(st))
+			if _, err := p.onExtendContextApi(p.obj, ctx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return api, nil
 }
 
 func authValue(r *core.Record) any {
@@ -387,15 +306,17 @@ func (v *pageVM) jsEcho(call goja.FunctionCall) goja.Value {
 	return v.rt.ToValue(s)
 }
 
-// jsStore is store(name, value?): an app-wide store shared by all VMs.
-// Values are exported to Go on the way in (a JS object cannot be shared
-// between VMs), so objects come back as copies.
+// jsStore is store(name, value?): PocketBase's app store ($app.store(), as
+// in PocketPages), shared by all VMs and by pb_hooks. Values are exported
+// to Go on the way in (a JS object cannot be shared between VMs), so
+// objects come back as copies.
 func (v *pageVM) jsStore(call goja.FunctionCall) goja.Value {
 	name := call.Argument(0).String()
-	if len(call.Arguments) > 1 {
-		v.pg.p.store.Set(name, call.Argument(1).Export())
+	store := v.pg.p.app.Store()
+	if len(call.Arguments) > 1 && !goja.IsUndefined(call.Argument(1)) {
+		store.Set(name, call.Argument(1).Export())
 	}
-	val, ok := v.pg.p.store.GetOk(name)
+	val, ok := store.GetOk(name)
 	if !ok {
 		return goja.Undefined()
 	}
@@ -404,14 +325,21 @@ func (v *pageVM) jsStore(call goja.FunctionCall) goja.Value {
 
 func (v *pageVM) logger(level string) func(call goja.FunctionCall) goja.Value {
 	return func(call goja.FunctionCall) goja.Value {
-		msg := v.text(call.Arguments)
 		log := v.pg.p.app.Logger()
+		if level == "dbg" && !(v.plugins != nil && v.plugins.debug) && !log.Enabled(context.Background(), slog.LevelDebug) {
+			return goja.Undefined() // not logged: skip formatting (dbg({...}) is common in pages)
+		}
+		msg := v.text(call.Arguments)
 		if v.st != nil {
 			log = log.With("page", v.st.route.file)
 		}
 		switch level {
 		case "dbg":
-			log.Debug(msg)
+			if v.plugins != nil && v.plugins.debug {
+				log.Info(msg, "dbg", true) // +config.js debug: true makes dbg() visible
+			} else {
+				log.Debug(msg)
+			}
 		case "info":
 			log.Info(msg)
 		case "warn":

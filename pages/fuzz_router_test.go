@@ -83,7 +83,7 @@ func FuzzRouteMatch(f *testing.F) {
 	for _, p := range hostilePaths {
 		f.Add(p)
 	}
-	table, err := scanRoutes(routerFS)
+	table, err := scanRoutes(routerFS, isEJS)
 	if err != nil {
 		f.Fatal(err)
 	}

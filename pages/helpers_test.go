@@ -32,6 +32,8 @@ type testOptions struct {
 	poolSize      int
 	typesDir      string                                 // default a temp dir
 	setup         func(t testing.TB, app *tests.TestApp) // before the plugins are registered
+	hooks         map[string]string                      // more files in pb_hooks (e.g. "pages/index.ejs")
+	dropIn        bool                                   // no TemplatesDir: PocketPages' pb_hooks/pages
 }
 
 // newTestApp is a PocketBase test app (PocketBase's test data: a "users"
@@ -54,7 +56,7 @@ func newTestApp(t testing.TB, o testOptions) *tests.TestApp {
 		t.Fatal(err)
 	}
 
-	if o.templatesDir == "" {
+	if o.templatesDir == "" && !o.dropIn {
 		o.templatesDir = "testdata/site"
 	}
 	if o.guests == nil {
@@ -75,6 +77,10 @@ func newTestApp(t testing.TB, o testOptions) *tests.TestApp {
 	hooksDir := t.TempDir()
 	copyFile(t, "../pb_hooks/guest_api.pb.js", filepath.Join(hooksDir, "guest_api.pb.js"))
 	copyFile(t, "../jsvm/testdata/hooks/extra.pb.js", filepath.Join(hooksDir, "extra.pb.js"))
+	writeTree(t, hooksDir, o.hooks)
+	if o.dropIn {
+		o.templatesDir = ""
+	}
 
 	guests := anonauth.MustRegister(app, anonauth.Config{Collections: o.guests, RateLimit: o.rateLimit, CookieName: o.cookieName})
 	hooks := jsvm.MustRegister(app, jsvm.Config{

@@ -31,7 +31,7 @@ func TestRouteTable(t *testing.T) {
 		"img/logo.png":             {},
 		"_hidden/page.ejs":         {},
 	}
-	table, err := scanRoutes(fsys)
+	table, err := scanRoutes(fsys, isEJS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,3 +153,6 @@ func TestParseSlots(t *testing.T) {
 		t.Fatalf("no markers: %q %q", s, c)
 	}
 }
+
+// isEJS is the default plugin set's page test (pocketpages-plugin-ejs).
+func isEJS(name string) bool { return strings.HasSuffix(name, ".ejs") }

@@ -94,7 +94,7 @@ func (v *pageVM) applyLayouts(st *renderState, out string) (string, error) {
 		st.api.Set("slots", slotsObj)
 
 		var err error
-		if out, err = v.renderTemplate(layout, st.api); err != nil {
+		if out, err = v.renderFile(st, layout, st.api); err != nil {
 			return "", err
 		}
 	}

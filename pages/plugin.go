@@ -37,7 +37,6 @@ import (
 
 	"github.com/dop251/goja"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/store"
 
 	"github.com/pocketguest/pocketguest/anonauth"
 	"github.com/pocketguest/pocketguest/internal/gojax"
@@ -58,8 +57,10 @@ const (
 type Config struct {
 	// TemplatesDir is the pages root.
 	//
-	// If empty it falls back to "pb_data/../templates". If the directory
-	// does not exist when the app starts serving, no page route is added.
+	// If empty it falls back to "pb_data/../templates" and, when that does
+	// not exist, to PocketPages' own "<HooksDir>/pages", so a PocketPages
+	// project runs where it stands. If the directory does not exist when
+	// the app starts serving, no page route is added.
 	TemplatesDir string
 
 	// HooksDir is the pb_hooks directory: the __hooks global of page VMs.
@@ -111,7 +112,7 @@ func MustRegister(app core.App, config Config) {
 
 // Register registers the page route, added when the app starts serving.
 func Register(app core.App, config Config) error {
-	p := &plugin{app: app, config: config, store: store.New[string, any](nil)}
+	p := &plugin{app: app, config: config, explicitDir: config.TemplatesDir != ""}
 
 	if p.config.TemplatesDir == "" {
 		p.config.TemplatesDir = filepath.Join(app.DataDir(), "../templates")
@@ -133,7 +134,8 @@ func Register(app core.App, config Config) error {
 type plugin struct {
 	app    core.App
 	config Config
-	store  *store.Store[string, any] // store(): app-wide, shared by all VMs
+
+	explicitDir bool // TemplatesDir was given: no pb_hooks/pages fallback
 }
 
 // guests returns the anonauth plugin, or nil if none is registered.

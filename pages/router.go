@@ -15,7 +15,8 @@ import (
 //	checkout/index.ejs   → /checkout
 //	products/[id].ejs    → /products/abc   params.id = "abc"
 //	(shop)/cart.ejs      → /cart           (group folders vanish)
-//	css/site.css         → /css/site.css   (non-.ejs files are static)
+//	docs/intro.md        → /docs/intro     (with an ejs plugin for '.md')
+//	css/site.css         → /css/site.css   (files no plugin renders are static)
 //	_private/, +layout.ejs, -draft.ejs     never routed
 //
 // Unlike PocketPages, a page answers only its exact path (about.ejs does not
@@ -39,6 +40,21 @@ type route struct {
 type routeTable struct {
 	exact  map[string]*route // routes without parameters, by URL path
 	params []*route          // routes with parameters, most specific first
+}
+
+// lookup finds the file for a URL path: a route, or a static file under
+// its asset() name (the file's name with its content fingerprint, returned
+// as fingerprint). rt is nil if nothing matches.
+func (t *routeTable) lookup(urlPath string) (rt *route, params map[string]string, fingerprint string) {
+	if rt, params = t.match(urlPath); rt != nil {
+		return rt, params, ""
+	}
+	if plain, sum, ok := splitFingerprint(urlPath); ok {
+		if r, _ := t.match(plain); r != nil && r.static {
+			return r, nil, sum
+		}
+	}
+	return nil, nil, ""
 }
 
 // match finds the file for a URL path. It returns nil if nothing matches.
@@ -112,8 +128,10 @@ func isGroup(name string) bool {
 	return len(name) > 2 && name[0] == '(' && name[len(name)-1] == ')'
 }
 
-// scanRoutes walks fsys (the templates root) and builds the route table.
-func scanRoutes(fsys fs.FS) (*routeTable, error) {
+// scanRoutes walks fsys (the pages root) and builds the route table.
+// isPage tells the files a plugin renders (by default .ejs) from static
+// files.
+func scanRoutes(fsys fs.FS, isPage func(name string) bool) (*routeTable, error) {
 	t := &routeTable{exact: map[string]*route{}}
 	var all []*route
 	plus := map[string]bool{} // +files in routable folders
@@ -141,7 +159,7 @@ func scanRoutes(fsys fs.FS) (*routeTable, error) {
 			return nil
 		}
 
-		r := &route{file: p, static: !strings.HasSuffix(p, ".ejs")}
+		r := &route{file: p, static: !isPage(p)}
 		for _, dir := range strings.Split(path.Dir(p), "/") {
 			if dir != "." && !isGroup(dir) {
 				r.segments = append(r.segments, dir)
@@ -149,7 +167,7 @@ func scanRoutes(fsys fs.FS) (*routeTable, error) {
 		}
 		base := path.Base(p)
 		if !r.static {
-			base = strings.TrimSuffix(base, ".ejs")
+			base = strings.TrimSuffix(base, path.Ext(base))
 			if base == "index" {
 				r.index = true
 				base = ""
@@ -172,7 +190,7 @@ func scanRoutes(fsys fs.FS) (*routeTable, error) {
 
 	for _, r := range all {
 		if !r.static {
-			r.attachSpecialFiles(plus)
+			r.attachSpecialFiles(plus, isPage)
 		}
 	}
 
@@ -213,8 +231,9 @@ func scanRoutes(fsys fs.FS) (*routeTable, error) {
 }
 
 // attachSpecialFiles records the layouts, middlewares and loaders of a page
-// (PocketPages' +layout.ejs, +middleware.js, +load.js, +get.js, ...).
-func (r *route) attachSpecialFiles(plus map[string]bool) {
+// (PocketPages' +layout.ejs (or +layout.md, any page extension),
+// +middleware.js, +load.js, +get.js, ...).
+func (r *route) attachSpecialFiles(plus map[string]bool, isPage func(string) bool) {
 	var folders []string // root first
 	dir := path.Dir(r.file)
 	for {
@@ -230,8 +249,22 @@ func (r *route) attachSpecialFiles(plus map[string]bool) {
 		}
 		return folder + "/" + name
 	}
+	layoutIn := func(folder string) string {
+		if f := in(folder, "+layout.ejs"); plus[f] {
+			return f
+		}
+		var found string
+		for f := range plus {
+			if path.Dir(f) == folder || (folder == "." && !strings.Contains(f, "/")) {
+				if base := path.Base(f); strings.TrimSuffix(base, path.Ext(base)) == "+layout" && isPage(f) && (found == "" || f < found) {
+					found = f
+				}
+			}
+		}
+		return found
+	}
 	for i := len(folders) - 1; i >= 0; i-- {
-		if f := in(folders[i], "+layout.ejs"); plus[f] {
+		if f := layoutIn(folders[i]); f != "" {
 			r.layouts = append(r.layouts, f)
 		}
 	}

@@ -29,6 +29,13 @@ type runner struct {
 	require goja.Value // the runtime's require(), handed to modules
 
 	frames []frame // templates being rendered, innermost last
+
+	// templateExts are tried, in order, on an include() name without one
+	// (the ejs plugin's extensions).
+	templateExts []string
+	// afterInclude, if set, post-processes an include's output (the other
+	// plugins' onRender).
+	afterInclude func(name, out string, locals *goja.Object) (string, error)
 }
 
 type vmFn struct {
@@ -45,7 +52,7 @@ type frame struct {
 }
 
 func newRunner(rt *goja.Runtime, src *sourceCache) *runner {
-	r := &runner{rt: rt, src: src, fns: map[string]vmFn{}}
+	r := &runner{rt: rt, src: src, fns: map[string]vmFn{}, templateExts: []string{".ejs"}}
 	r.esc = rt.ToValue(r.escapeXML)
 	r.include = rt.ToValue(r.jsInclude)
 	r.reg = rt.ToValue(func(call goja.FunctionCall) goja.Value {
@@ -135,6 +142,9 @@ func (r *runner) jsInclude(call goja.FunctionCall) goja.Value {
 	}
 
 	out, err := r.renderTemplate(name, locals)
+	if err == nil && r.afterInclude != nil {
+		out, err = r.afterInclude(name, out, locals)
+	}
 	if err != nil {
 		gojax.Rethrow(r.rt, err)
 	}
@@ -144,15 +154,25 @@ func (r *runner) jsInclude(call goja.FunctionCall) goja.Value {
 // resolvePrivate finds ref the way PocketPages' include() and resolve() do:
 // "/x" is x from the templates root; anything else is looked up as
 // _private/ref in dir, then in each parent folder up to the root. For
-// templates, ".ejs" is added when ref has no extension; for modules ref,
-// ref.js and ref.json are tried.
+// templates, ref is tried with each of templateExts (.ejs, or the ejs
+// plugin's extensions) and as it is (first when it has an extension); for
+// modules ref, ref.js and ref.json.
 func (r *runner) resolvePrivate(dir, ref string, template bool) (string, bool) {
 	candidates := func(base string) []string {
 		if template {
-			if path.Ext(base) == "" {
-				return []string{base + ".ejs"}
+			// The usual include('header') tries header.ejs first: one stat,
+			// as before extensions were configurable.
+			var out []string
+			if path.Ext(base) != "" {
+				out = append(out, base)
 			}
-			return []string{base}
+			for _, ext := range r.templateExts {
+				out = append(out, base+ext)
+			}
+			if path.Ext(base) == "" {
+				out = append(out, base)
+			}
+			return out
 		}
 		return []string{base, base + ".js", base + ".json"}
 	}
