@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/pocketguest/pocketguest/internal/devserver"
 	"github.com/pocketguest/pocketguest/replicate"
 )
 
@@ -61,6 +63,11 @@ func TestReplicationKillRestore(t *testing.T) {
 	// restore read them from the environment like in production.
 	t.Setenv("AWS_ACCESS_KEY_ID", "test-access-key")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+	// Litestream's S3 client brings its own http.Client, which the AWS SDK
+	// cannot give a custom CA bundle: with AWS_CA_BUNDLE set (as on some CI
+	// machines) it refuses to start. Not needed for a plain-HTTP fake.
+	t.Setenv("AWS_CA_BUNDLE", "")
+	os.Unsetenv("AWS_CA_BUNDLE")
 
 	var all lossStats
 	t.Run("file", func(t *testing.T) {
@@ -483,4 +490,167 @@ func superuserToken(t *testing.T, s *server) string {
 		t.Fatalf("superuser sign-in: %d %s %v", res.status, res.body, res.err)
 	}
 	return auth.Token
+}
+
+// TestReplicationBadInput: a replica that cannot be reached or a URL that
+// cannot work never stops the server from serving; the health view says
+// "down" and why. A restore from an empty or corrupt replica fails the
+// start with exit status 1 and writes nothing; an existing database is
+// never replaced.
+func TestReplicationBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary: not in -short")
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "test-access-key")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+	t.Setenv("AWS_CA_BUNDLE", "")
+	os.Unsetenv("AWS_CA_BUNDLE")
+
+	serveDown := func(t *testing.T, url, wantErr string) {
+		ws := newWorkspace(t)
+		if out, err := runCLI(ws, "superuser", "upsert", replSuperuser, replPassword); err != nil {
+			t.Fatalf("superuser upsert: %v\n%s", err, out)
+		}
+		s := startHealthy(t, ws, "--replicate="+url)
+		// It serves.
+		if res := s.call(http.MethodPost, "/api/collections/users/auth-anonymously", "", nil); res.status != http.StatusOK {
+			t.Fatalf("sign-in with the replica down: %d %s %v", res.status, res.body, res.err)
+		}
+		su := superuserToken(t, s)
+		var health struct {
+			Data struct {
+				Replication replicate.Status `json:"replication"`
+			} `json:"data"`
+		}
+		// The replica is contacted in the background; wait for the verdict
+		// (bounded by the attempts, not by a clock).
+		for attempt := 0; ; attempt++ {
+			res := s.call(http.MethodGet, "/api/health", su, nil)
+			if res.status != http.StatusOK || res.decode(&health) != nil {
+				t.Fatalf("health: %d %s", res.status, res.body)
+			}
+			down := health.Data.Replication.State == replicate.StateDown && strings.Contains(s.log.String(), "level=ERROR")
+			if down || attempt == 400 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		st := health.Data.Replication
+		errText := st.Error
+		for _, db := range st.Databases {
+			errText += db.LastError
+		}
+		if st.State != replicate.StateDown || !strings.Contains(errText, wantErr) {
+			t.Fatalf("health replication = %+v, want state down with %q\n%s", st, wantErr, s.log.Tail(20))
+		}
+		if !strings.Contains(s.log.String(), "level=ERROR") {
+			t.Fatalf("no error logged:\n%s", s.log.Tail(20))
+		}
+		if res := s.call(http.MethodPost, "/api/replication/sync", su, nil); res.status != http.StatusServiceUnavailable {
+			t.Fatalf("sync barrier with the replica down: %d %s, want 503", res.status, res.body)
+		}
+		// Anonymous callers see PocketBase's health answer, unchanged.
+		if res := s.call(http.MethodGet, "/api/health", "", nil); res.status != http.StatusOK || strings.Contains(string(res.body), "replication") {
+			t.Fatalf("public health: %d %s", res.status, res.body)
+		}
+		if res := s.call(http.MethodPost, "/api/replication/sync", "", nil); res.status != http.StatusUnauthorized {
+			t.Fatalf("sync barrier without auth: %d, want 401", res.status)
+		}
+	}
+	t.Run("unreachable S3 endpoint", func(t *testing.T) {
+		addr, err := devserver.FreeAddr() // nothing listens there
+		if err != nil {
+			t.Fatal(err)
+		}
+		serveDown(t, "s3://bucket/app?endpoint=http://"+addr+"&region=us-east-1", addr)
+	})
+	t.Run("unsupported scheme", func(t *testing.T) {
+		serveDown(t, "gs://bucket/app", `unsupported scheme "gs"`)
+	})
+	t.Run("file replica not writable", func(t *testing.T) {
+		blocker := filepath.Join(t.TempDir(), "a-file")
+		if err := os.WriteFile(blocker, []byte("not a directory"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		serveDown(t, "file://"+blocker+"/replica", "not a directory")
+	})
+
+	restoreFails := func(t *testing.T, url, wantErr string) {
+		ws := newWorkspace(t)
+		fresh := filepath.Join(ws.dir, "fresh_pb_data")
+		ws.data = fresh
+		s := start(t, ws, "--replicate="+url, "--restoreIfMissing")
+		select {
+		case <-s.proc.Done():
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("the server started from an unusable replica:\n%s", s.log.Tail(20))
+		}
+		if code := s.proc.ProcessState().ExitCode(); code != 1 {
+			t.Fatalf("exit status %d, want 1\n%s", code, s.log.Tail(20))
+		}
+		if !strings.Contains(s.log.String(), wantErr) {
+			t.Fatalf("output lacks %q:\n%s", wantErr, s.log.Tail(20))
+		}
+		if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+			entries, _ := os.ReadDir(fresh)
+			t.Fatalf("a failed restore left pb_data behind: %v", entries)
+		}
+	}
+	t.Run("restore from an empty replica", func(t *testing.T) {
+		restoreFails(t, "file://"+t.TempDir(), "the replica holds no backup")
+	})
+	t.Run("restore from a corrupt replica", func(t *testing.T) {
+		replica := filepath.Join(t.TempDir(), "replica")
+		ws := newWorkspace(t)
+		s := startHealthy(t, ws, "--replicate=file://"+replica)
+		s.call(http.MethodPost, "/api/collections/users/auth-anonymously", "", nil)
+		s.proc.Stop(30 * time.Second) // graceful: the final sync uploads everything
+		var ltxFiles []string
+		_ = filepath.WalkDir(replica, func(p string, d os.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, ".ltx") {
+				ltxFiles = append(ltxFiles, p)
+			}
+			return nil
+		})
+		if len(ltxFiles) == 0 {
+			t.Fatalf("nothing replicated:\n%s", s.log.Tail(20))
+		}
+		for _, f := range ltxFiles {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 100; i < len(raw); i += 7 {
+				raw[i] ^= 0xff
+			}
+			if err := os.WriteFile(f, raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		restoreFails(t, "file://"+replica, "restore data.db from file://"+replica)
+	})
+	t.Run("an existing database is not replaced", func(t *testing.T) {
+		replica := filepath.Join(t.TempDir(), "replica")
+		other := newWorkspace(t)
+		s := startHealthy(t, other, "--replicate=file://"+replica)
+		s.proc.Stop(30 * time.Second)
+
+		ws := newWorkspace(t)
+		s = startHealthy(t, ws)
+		res := s.call(http.MethodPost, "/api/collections/users/auth-anonymously", "", nil)
+		var auth authResponse
+		if res.status != http.StatusOK || res.decode(&auth) != nil {
+			t.Fatalf("sign-in: %d %s", res.status, res.body)
+		}
+		s.proc.Stop(30 * time.Second)
+
+		s = startHealthy(t, ws, "--replicate=file://"+replica, "--restoreIfMissing")
+		s.proc.Stop(30 * time.Second)
+		if !strings.Contains(s.log.String(), "database exists, not restoring") {
+			t.Fatalf("no word about the existing database:\n%s", s.log.Tail(20))
+		}
+		if st := readState(t, ws); st.users[auth.Record.Id] == (replUser{}) {
+			t.Fatalf("the existing database was replaced: guest %s is gone", auth.Record.Id)
+		}
+	})
 }

@@ -101,6 +101,12 @@ func (p *Plugin) syncHandler(e *core.RequestEvent) error {
 		}
 		return router.NewApiError(http.StatusServiceUnavailable, msg, nil)
 	}
+	// Down: fail fast instead of queueing behind Litestream's retries.
+	for _, name := range r.names {
+		if msg, _ := r.dbs[name].client.lastError(); msg != "" {
+			return router.NewApiError(http.StatusServiceUnavailable, "The replica of "+name+" is down: "+msg, nil)
+		}
+	}
 	ctx, cancel := context.WithTimeout(e.Request.Context(), syncWaitLimit)
 	defer cancel()
 	out := syncResponse{Databases: map[string]uint64{}}

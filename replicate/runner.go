@@ -116,6 +116,15 @@ func (r *runner) openLoop() {
 			r.open = true
 			r.mu.Unlock()
 			r.logger.Info("replication running", "dbs", r.names, "replica", r.url.String())
+			// Litestream attaches to a database on its first sync, one
+			// interval from now; attach at once so that a shutdown within
+			// that interval still ships what was written, and so that an
+			// unusable replica is reported right away.
+			for _, name := range r.names {
+				if err := r.dbs[name].db.Sync(r.ctx); err != nil && r.ctx.Err() == nil {
+					r.logger.Error("first sync to the replica failed; retrying with backoff", "db", name, "error", err)
+				}
+			}
 			return
 		}
 		if r.ctx.Err() != nil {
@@ -152,6 +161,9 @@ func (p *Plugin) stop() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.config.ShutdownTimeout)
 	defer cancel()
+	for _, name := range r.names {
+		_ = r.dbs[name].db.Sync(ctx) // the last transactions into LTX files; Close uploads them
+	}
 	if err := r.store.Close(ctx); err != nil {
 		r.logger.Error("final sync to the replica failed; the last transactions may be missing from it", "error", err)
 		return
