@@ -16,9 +16,10 @@ type report struct {
 	started time.Time
 	total   time.Duration
 
-	paths   [4]pathRow
-	growth  []growthRow
-	cleanup cleanupRow
+	paths       [4]pathRow
+	replication [2]pathRow // endpoint without, then with --replicate
+	growth      []growthRow
+	cleanup     cleanupRow
 }
 
 type pathRow struct {
@@ -58,6 +59,10 @@ func newReport(cfg config, bin *binary) *report {
 		{label: "3 pb_hooks  POST " + hookPath + ", signInAnonymously(e)"},
 		{label: "4 baseline  records create + auth-with-password (2 req)"},
 	}
+	r.replication = [2]pathRow{
+		{label: "endpoint, replication off"},
+		{label: "endpoint, --replicate=file://… (sync interval 1s)"},
+	}
 	for _, n := range cfg.Rows {
 		r.growth = append(r.growth, growthRow{guests: n})
 	}
@@ -72,6 +77,8 @@ const (
 	targetTemplateRate = 1000.0
 	targetHooksWithin  = 0.20
 	targetGrowthWithin = 0.20
+
+	targetReplicationWithin = 0.10 // issue 15: replication costs sign-ins at most 10%
 )
 
 func (r *report) print(w io.Writer) {
@@ -105,6 +112,8 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "  with the machine to itself if it stays CPU-bound.\n")
 	fmt.Fprintf(w, "  row 4 is two client requests per sign-in (POST /api/collections/users/records with a random email and\n")
 	fmt.Fprintf(w, "  password, then POST .../auth-with-password), timed together; both hash or check a bcrypt password.\n")
+
+	r.printReplication(w)
 
 	if len(r.growth) > 0 {
 		fmt.Fprintf(w, "\nCost growth: endpoint with existing guests (fresh server per row; seeded by SQL while stopped)\n")
@@ -221,6 +230,39 @@ func (r *report) printTargets(w io.Writer) {
 		fmt.Fprintf(w, "  (hooks vs endpoint in CPU/op: %+.0f%%; on a busy machine, CPU/op is the steadier comparison)\n",
 			(float64(hook.st.cpuPerOK())/float64(ep.st.cpuPerOK())-1)*100)
 	}
+}
+
+// printReplication prints the replication row pair and its target.
+func (r *report) printReplication(w io.Writer) {
+	off, on := r.replication[0], r.replication[1]
+	fmt.Fprintf(w, "\nReplication cost (fresh server per row, same pristine pb_data, one after the other)\n")
+	fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s %6s\n", "row", "sign-ins/s", "p50", "p99", "errors", "vs off", "CPU/op", "other")
+	for _, row := range r.replication {
+		if !row.ran {
+			fmt.Fprintf(w, "%-60s not available: %s\n", row.label, orSkipped(row.unavailable))
+			continue
+		}
+		vs := "-"
+		if row.label != off.label && off.ran && off.st.rate() > 0 {
+			vs = fmt.Sprintf("%+.0f%%", (row.st.rate()/off.st.rate()-1)*100)
+		}
+		fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s %6.2f\n", row.label, fmtRate(row.st.rate()), fmtDur(row.st.p50), fmtDur(row.st.p99), fmtErrors(row.st), vs, fmtCPU(row.st.cpuPerOK()), row.st.otherCores())
+	}
+	if off.ran && on.ran && off.st.rate() > 0 {
+		d := on.st.rate()/off.st.rate() - 1
+		cpu := ""
+		if off.st.cpuPerOK() > 0 && on.st.cpuPerOK() > 0 {
+			cpu = fmt.Sprintf(", server CPU/op %+.0f%%", (float64(on.st.cpuPerOK())/float64(off.st.cpuPerOK())-1)*100)
+		}
+		fmt.Fprintf(w, "  replication ≤ %.0f%% slower: %-6s (%+.0f%% sign-ins/s%s)\n", targetReplicationWithin*100, verdict(d >= -targetReplicationWithin), d*100, cpu)
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
 }
 
 func orSkipped(s string) string {
