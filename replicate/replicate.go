@@ -132,6 +132,12 @@ func Register(app core.App, config Config) (*Plugin, error) {
 		return p, nil
 	}
 
+	if _, err := parseReplicaURL(config.URL); err == nil {
+		for _, name := range p.databases() {
+			raiseAutocheckpoint(p.dbPath(name))
+		}
+	}
+
 	// First of all bootstrap handlers: the database must be in place before
 	// PocketBase (or any other plugin) opens it.
 	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{
