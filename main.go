@@ -87,9 +87,11 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 	_ = app.RootCmd.ParseFlags(args)
 
 	// replicate first: a restore must happen before anything opens data.db.
-	replicate.MustRegister(app, replicate.Config{
+	if _, err := replicate.Register(app, replicate.Config{
 		URL: *replicaURL, SyncInterval: *replicaInterval, Auxiliary: *replicaAux, RestoreIfMissing: *restoreIfMissing,
-	})
+	}); err != nil {
+		log.Fatal(err) // e.g. --restoreIfMissing without --replicate: exit 1 with the reason
+	}
 
 	// anonauth next: the JS globals and templates call into it.
 	guests := anonauth.MustRegister(app, anonauth.Config{

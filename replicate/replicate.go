@@ -116,7 +116,7 @@ func MustRegister(app core.App, config Config) *Plugin {
 // replication as off.
 func Register(app core.App, config Config) (*Plugin, error) {
 	if config.SyncInterval < 0 {
-		return nil, errors.New("replicate: SyncInterval must not be negative")
+		return nil, errors.New("replicate: the sync interval (--replicateSyncInterval) must not be negative")
 	}
 	if config.SyncInterval == 0 {
 		config.SyncInterval = DefaultSyncInterval
