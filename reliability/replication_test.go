@@ -654,3 +654,36 @@ func TestReplicationBadInput(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicationAuxiliary: with --replicateAuxiliary the logs database
+// travels too, and comes back with --restoreIfMissing.
+func TestReplicationAuxiliary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary: not in -short")
+	}
+	replica := "file://" + filepath.Join(t.TempDir(), "replica")
+	ws := newWorkspace(t)
+	if out, err := runCLI(ws, "superuser", "upsert", replSuperuser, replPassword); err != nil {
+		t.Fatalf("superuser upsert: %v\n%s", err, out)
+	}
+	s := startHealthy(t, ws, "--replicate="+replica, "--replicateAuxiliary")
+	su := superuserToken(t, s)
+	res := s.call(http.MethodPost, "/api/replication/sync", su, nil)
+	var synced struct {
+		Databases map[string]uint64 `json:"databases"`
+	}
+	if res.status != http.StatusOK || res.decode(&synced) != nil || synced.Databases["data.db"] == 0 || synced.Databases["auxiliary.db"] == 0 {
+		t.Fatalf("sync barrier: %d %s\n%s", res.status, res.body, s.log.Tail(20))
+	}
+	s.kill()
+
+	fresh := *ws
+	fresh.data = filepath.Join(ws.dir, "fresh_pb_data")
+	s = startHealthy(t, &fresh, "--replicate="+replica, "--replicateAuxiliary", "--restoreIfMissing")
+	s.kill()
+	for _, db := range []string{"data.db", "auxiliary.db"} {
+		if !strings.Contains(s.log.String(), `msg="database restored" plugin=replicate db=`+db) {
+			t.Fatalf("%s not restored:\n%s", db, s.log.Tail(20))
+		}
+	}
+}
