@@ -22,7 +22,7 @@ type runner struct {
 	store   *litestream.Store
 	dbs     map[string]*replicatedDB // by file name
 	names   []string
-	ctx     context.Context // cancelled by close
+	ctx     context.Context // cancelled by stop
 	cancel  context.CancelFunc
 	opening sync.WaitGroup // the open loop
 
