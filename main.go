@@ -22,6 +22,7 @@ import (
 	"github.com/pocketguest/pocketguest/anonauth"
 	"github.com/pocketguest/pocketguest/jsvm"
 	"github.com/pocketguest/pocketguest/pages"
+	"github.com/pocketguest/pocketguest/replicate"
 )
 
 // pocketBaseHooksPool is the --hooksPool default of PocketBase's own binary
@@ -82,11 +83,24 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 	cleanupBatch := flags.Int("anonCleanupBatch", envInt("ANON_CLEANUP_BATCH", anonauth.DefaultCleanupBatchSize), "guests deleted per cleanup transaction")
 	maxMerge := flags.Int("anonMaxMergeRecords", envInt("ANON_MAX_MERGE_RECORDS", anonauth.DefaultMaxMergeRecords), "records one merge of a guest into an account may move (a larger merge is refused with 409); 0 removes the cap")
 
+	// Continuous replication of pb_data (Litestream) and restore on start.
+	replicaURL := flags.String("replicate", env("REPLICATE", ""), "replicate data.db to file:///dir or s3://bucket/path?endpoint=...&region=... (S3 credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+	replicaInterval := flags.Duration("replicateSyncInterval", envDuration("REPLICATE_SYNC_INTERVAL", replicate.DefaultSyncInterval), "how often new transactions are read from the WAL and uploaded to the replica")
+	replicaAux := flags.Bool("replicateAuxiliary", envBool("REPLICATE_AUXILIARY", false), "also replicate (and restore) auxiliary.db, the logs database")
+	restoreIfMissing := flags.Bool("restoreIfMissing", envBool("RESTORE_IF_MISSING", false), "restore data.db from the --replicate replica when pb_data has none; an empty or unreadable replica fails the start")
+
 	// Flags are parsed here, before the plugins are registered, because their
 	// values configure the plugins (the same order PocketBase's own main uses).
 	_ = app.RootCmd.ParseFlags(args)
 
-	// anonauth first: the JS globals and templates call into it.
+	// replicate first: a restore must happen before anything opens data.db.
+	if _, err := replicate.Register(app, replicate.Config{
+		URL: *replicaURL, SyncInterval: *replicaInterval, Auxiliary: *replicaAux, RestoreIfMissing: *restoreIfMissing,
+	}); err != nil {
+		log.Fatal(err) // e.g. --restoreIfMissing without --replicate: exit 1 with the reason
+	}
+
+	// anonauth next: the JS globals and templates call into it.
 	guests := anonauth.MustRegister(app, anonauth.Config{
 		Collections:      *collections,
 		EmailDomain:      *emailDomain,

@@ -48,6 +48,14 @@ func TestQuickBench(t *testing.T) {
 		t.Logf("starter row not available: %s", rep.starter.unavailable)
 	}
 
+	for _, row := range rep.replication {
+		if !row.ran {
+			t.Errorf("row %q did not run: %s", row.label, row.unavailable)
+			continue
+		}
+		checkRow(t, row.label, row.st)
+	}
+
 	if len(rep.growth) != len(cfg.Rows) {
 		t.Fatalf("%d growth rows, want %d", len(rep.growth), len(cfg.Rows))
 	}

@@ -40,9 +40,28 @@ type stats struct {
 	elapsed    time.Duration
 	p50, p99   time.Duration
 	firstError string
-	serverCPU  time.Duration // CPU the server used during the attack (0: unknown)
-	benchCPU   time.Duration // CPU the bench (load generator) used
-	otherCPU   time.Duration // CPU every other process of the machine used
+	serverCPU  time.Duration   // CPU the server used during the attack (0: unknown)
+	benchCPU   time.Duration   // CPU the bench (load generator) used
+	otherCPU   time.Duration   // CPU every other process of the machine used
+	latencies  []time.Duration // sorted; kept so that slices of one row can be merged
+}
+
+// merge adds another slice of the same row (see replicationCost).
+func (s stats) merge(o stats) stats {
+	s.ok += o.ok
+	s.errors += o.errors
+	s.elapsed += o.elapsed
+	s.serverCPU += o.serverCPU
+	s.benchCPU += o.benchCPU
+	s.otherCPU += o.otherCPU
+	if s.firstError == "" {
+		s.firstError = o.firstError
+	}
+	s.latencies = append(slices.Clone(s.latencies), o.latencies...)
+	slices.Sort(s.latencies)
+	s.p50 = percentile(s.latencies, 0.50)
+	s.p99 = percentile(s.latencies, 0.99)
+	return s
 }
 
 // aloneRate estimates sign-ins/s had the server and the bench had the
@@ -191,6 +210,7 @@ func (l load) attack(client *http.Client, d time.Duration, name string) stats {
 	slices.Sort(latencies)
 	st.p50 = percentile(latencies, 0.50)
 	st.p99 = percentile(latencies, 0.99)
+	st.latencies = latencies
 	return st
 }
 

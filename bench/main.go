@@ -11,7 +11,8 @@
 //     password through the records API, then auth-with-password (two client
 //     requests, timed as one sign-in);
 //
-// then the endpoint's throughput with 0, 100k and 1M existing guests, and
+// then the endpoint with replication (--replicate) off and on, the
+// endpoint's throughput with 0, 100k and 1M existing guests, and
 // the cleanup of 100k stale guests while sign-ins run.
 //
 // Usage (from the repository root):
@@ -223,7 +224,7 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 		logf("servers serve net/http/pprof on http://%s/debug/pprof/", b.pprofAddr)
 	}
 
-	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.starterPage, b.costGrowth, b.cleanup}
+	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.starterPage, b.replicationCost, b.costGrowth, b.cleanup}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return rep, err

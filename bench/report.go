@@ -16,10 +16,11 @@ type report struct {
 	started time.Time
 	total   time.Duration
 
-	paths   [4]pathRow
-	starter pathRow // the PocketPages auth starter's login page
-	growth  []growthRow
-	cleanup cleanupRow
+	paths       [4]pathRow
+	starter     pathRow    // the PocketPages auth starter's login page
+	replication [2]pathRow // endpoint without, then with --replicate
+	growth      []growthRow
+	cleanup     cleanupRow
 }
 
 type pathRow struct {
@@ -60,6 +61,10 @@ func newReport(cfg config, bin *binary) *report {
 		{label: "4 baseline  records create + auth-with-password (2 req)"},
 	}
 	r.starter = pathRow{label: "auth starter login page, anonymous  GET " + starterPagePath}
+	r.replication = [2]pathRow{
+		{label: "endpoint, replication off"},
+		{label: "endpoint, --replicate=file://… (sync interval 1s)"},
+	}
 	for _, n := range cfg.Rows {
 		r.growth = append(r.growth, growthRow{guests: n})
 	}
@@ -74,6 +79,8 @@ const (
 	targetTemplateRate = 1000.0
 	targetHooksWithin  = 0.20
 	targetGrowthWithin = 0.20
+
+	targetReplicationWithin = 0.10 // issue 15: replication costs sign-ins at most 10%
 )
 
 func (r *report) print(w io.Writer) {
@@ -114,6 +121,7 @@ func (r *report) print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "%-60s not available: %s\n", st.label, orSkipped(st.unavailable))
 	}
+	r.printReplication(w)
 
 	if len(r.growth) > 0 {
 		fmt.Fprintf(w, "\nCost growth: endpoint with existing guests (fresh server per row; seeded by SQL while stopped)\n")
@@ -230,6 +238,39 @@ func (r *report) printTargets(w io.Writer) {
 		fmt.Fprintf(w, "  (hooks vs endpoint in CPU/op: %+.0f%%; on a busy machine, CPU/op is the steadier comparison)\n",
 			(float64(hook.st.cpuPerOK())/float64(ep.st.cpuPerOK())-1)*100)
 	}
+}
+
+// printReplication prints the replication row pair and its target.
+func (r *report) printReplication(w io.Writer) {
+	off, on := r.replication[0], r.replication[1]
+	fmt.Fprintf(w, "\nReplication cost (two servers from the same pristine pb_data, measured in turns: 4 slices each, ABBA order)\n")
+	fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s %6s\n", "row", "sign-ins/s", "p50", "p99", "errors", "vs off", "CPU/op", "other")
+	for _, row := range r.replication {
+		if !row.ran {
+			fmt.Fprintf(w, "%-60s not available: %s\n", row.label, orSkipped(row.unavailable))
+			continue
+		}
+		vs := "-"
+		if row.label != off.label && off.ran && off.st.rate() > 0 {
+			vs = fmt.Sprintf("%+.0f%%", (row.st.rate()/off.st.rate()-1)*100)
+		}
+		fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s %6.2f\n", row.label, fmtRate(row.st.rate()), fmtDur(row.st.p50), fmtDur(row.st.p99), fmtErrors(row.st), vs, fmtCPU(row.st.cpuPerOK()), row.st.otherCores())
+	}
+	if off.ran && on.ran && off.st.rate() > 0 {
+		d := on.st.rate()/off.st.rate() - 1
+		cpu := ""
+		if off.st.cpuPerOK() > 0 && on.st.cpuPerOK() > 0 {
+			cpu = fmt.Sprintf(", server CPU/op %+.0f%%", (float64(on.st.cpuPerOK())/float64(off.st.cpuPerOK())-1)*100)
+		}
+		fmt.Fprintf(w, "  replication ≤ %.0f%% slower: %-6s (%+.0f%% sign-ins/s%s)\n", targetReplicationWithin*100, verdict(d >= -targetReplicationWithin), d*100, cpu)
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
 }
 
 func orSkipped(s string) string {

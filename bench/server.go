@@ -63,7 +63,7 @@ func buildBinary(ctx context.Context, dir, prebuilt string, profile bool) (*bina
 	bin := &binary{path: path, flags: map[string]bool{}}
 
 	help, _ := exec.CommandContext(ctx, path, "serve", "--help").CombinedOutput()
-	for _, f := range []string{"templatesDir", "hooksDir", "anonRateLimit", "migrationsDir", "hooksWatch", "automigrate"} {
+	for _, f := range []string{"templatesDir", "hooksDir", "anonRateLimit", "migrationsDir", "hooksWatch", "automigrate", "replicate"} {
 		bin.flags[f] = bytes.Contains(help, []byte("--"+f))
 	}
 	if !bin.flags["anonRateLimit"] {
@@ -101,7 +101,8 @@ type server struct {
 // serverDirs are the directories a server is started with.
 type serverDirs struct {
 	data, hooks, templates, migrations string
-	pprofAddr                          string // BENCH_PPROF_ADDR for a -profile build ("" = none)
+	pprofAddr                          string   // BENCH_PPROF_ADDR for a -profile build ("" = none)
+	extraArgs                          []string // more serve flags (e.g. --replicate)
 }
 
 // startServer runs `pocketguest serve` on a free 127.0.0.1 port and waits
@@ -138,6 +139,8 @@ func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, er
 	if bin.flags["templatesDir"] && dirs.templates != "" {
 		args = append(args, "--templatesDir="+dirs.templates)
 	}
+
+	args = append(args, dirs.extraArgs...)
 
 	env := devserver.Env()
 	if dirs.pprofAddr != "" {
