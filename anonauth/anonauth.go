@@ -125,6 +125,17 @@ type Config struct {
 	// If empty it falls back to DefaultNameField ("name").
 	NameField string
 
+	// SessionRenewAfter makes cookie sessions slide: a request that comes
+	// with the pb_auth cookie after this share of its token's lifetime has
+	// passed gets a fresh token in the cookie (same attributes), so a guest
+	// or user who keeps coming back is never signed out (see sliding.go).
+	// SDK clients, which send the Authorization header, refresh with
+	// auth-refresh as usual.
+	//
+	// If zero it falls back to 0.5 (renew in the second half of the
+	// lifetime); a negative value disables renewal. It must be below 1.
+	SessionRenewAfter float64
+
 	// TokenDuration is the lifetime of a guest's auth token (and cookie),
 	// independent of the collection's own auth token duration. A refresh
 	// (auth-refresh) of a live guest session extends it by the same amount.
@@ -249,6 +260,7 @@ type Plugin struct {
 	cleaning    sync.Mutex                  // one cleanup run at a time (cleanup.go)
 	csrf        *http.CrossOriginProtection // same-origin policy for unsafe requests (cookie.go)
 	commandErr  atomic.Value                // error of the last CLI command (command.go)
+	now         func() time.Time            // the clock of tokens, sessions and activity (tests replace it)
 }
 
 // MustRegister registers the anonauth plugin in app and panics on error.
@@ -270,7 +282,10 @@ func Register(app core.App, config Config) (*Plugin, error) {
 		return nil, errors.New("anonauth: already registered for this app")
 	}
 
-	p := &Plugin{app: app, config: config.withDefaults()}
+	p := &Plugin{app: app, config: config.withDefaults(), now: time.Now}
+	if p.config.SessionRenewAfter >= 1 {
+		return nil, fmt.Errorf("anonauth: Config.SessionRenewAfter must be below 1 (a share of the token lifetime), got %v", p.config.SessionRenewAfter)
+	}
 
 	p.collections = make(map[string]bool, len(p.config.Collections))
 	for _, name := range p.config.Collections {
@@ -301,6 +316,7 @@ func Register(app core.App, config Config) (*Plugin, error) {
 	p.registerFastPath()
 	p.registerRelationGuard() // relguard.go: no record written pointing at a deleted guest
 	p.registerActivity()
+	p.registerSlidingSession()
 	if err := p.registerCleanup(); err != nil {
 		return nil, fmt.Errorf("anonauth: %w", err)
 	}
@@ -342,6 +358,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NameField == "" {
 		c.NameField = DefaultNameField
+	}
+	if c.SessionRenewAfter == 0 {
+		c.SessionRenewAfter = 0.5
 	}
 	if c.TokenDuration <= 0 {
 		c.TokenDuration = DefaultTokenDuration

@@ -49,9 +49,20 @@ type cookiePayload struct {
 // cross-site form post does not carry it), Secure on HTTPS (always for a
 // __Host-/__Secure- name), Path=/, no Domain, expiring with the token.
 func SetAuthCookie(e *core.RequestEvent, token string, record *core.Record) error {
-	value, err := EncodeAuthCookie(token, record)
+	cookie, err := authCookie(e, token, record)
 	if err != nil {
 		return err
+	}
+	replaceCookie(e, cookie)
+	return nil
+}
+
+// authCookie builds the pb_auth cookie of SetAuthCookie (also used by the
+// sliding session renewal, which adds it while the response is written).
+func authCookie(e *core.RequestEvent, token string, record *core.Record) (*http.Cookie, error) {
+	value, err := EncodeAuthCookie(token, record)
+	if err != nil {
+		return nil, err
 	}
 
 	name := SessionCookieName(e.App)
@@ -66,10 +77,7 @@ func SetAuthCookie(e *core.RequestEvent, token string, record *core.Record) erro
 	if exp, ok := tokenExpiry(token); ok {
 		cookie.Expires = exp
 	}
-
-	replaceCookie(e, cookie)
-
-	return nil
+	return cookie, nil
 }
 
 // ClearAuthCookie expires the session cookie (sign out).
@@ -315,6 +323,10 @@ func (p *Plugin) cookieAuth(e *core.RequestEvent) error {
 	if err != nil {
 		return e.Next() // a garbled cookie is simply no session
 	}
+	exp, renewable, expired := p.cookieToken(token) // sliding.go
+	if expired {
+		return e.Next() // an expired session is no session (and is never renewed)
+	}
 
 	// A browser attaches the cookie to any request to this site, including a
 	// form another site submits: an unsafe method authenticated by nothing
@@ -326,6 +338,9 @@ func (p *Plugin) cookieAuth(e *core.RequestEvent) error {
 
 	e.Request.Header.Set("Authorization", token)
 	e.Set(cookieSessionKey, true)
+	if renewable {
+		e.Set(cookieExpiryKey, exp)
+	}
 
 	return e.Next()
 }

@@ -15,3 +15,9 @@ func FreezeLimiterClock(p *Plugin) (advance func(time.Duration)) {
 
 // LockForWrite is lockForWrite.
 var LockForWrite = lockForWrite
+
+// SetClock replaces the plugin's clock (tokens, cookie sessions, activity),
+// before the app serves.
+func SetClock(p *Plugin, now func() time.Time) {
+	p.now = now
+}

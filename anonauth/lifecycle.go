@@ -70,6 +70,7 @@ func newActivityTracker(interval time.Duration) *activityTracker {
 // (started by serve, stopped with a final flush on terminate).
 func (p *Plugin) registerActivity() {
 	p.activity = newActivityTracker(p.config.ActivityInterval)
+	p.activity.now = func() time.Time { return p.now() } // the plugin's clock, replaceable in tests
 
 	p.app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		se.Router.Bind(&hook.Handler[*core.RequestEvent]{

@@ -2,11 +2,11 @@ package anonauth
 
 import (
 	"errors"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/security"
 )
 
 // maxEmailAttempts bounds the retries of an email collision before SignIn
@@ -193,28 +193,42 @@ func isNotUnique(err error, field string) bool {
 }
 
 // NewToken issues an auth token for record. For a guest of an enabled
-// collection it lives Config.TokenDuration; for any other record it is the
-// collection's regular auth token.
+// collection it lives Config.TokenDuration; for any other record it lives
+// the collection's auth token duration.
 //
-// The guest token carries exactly the claims of record.NewAuthToken (type
-// "auth", refreshable), so every PocketBase API, auth-refresh included,
-// accepts it.
+// The token carries exactly the claims of record.NewAuthToken (type "auth",
+// refreshable), so every PocketBase API, auth-refresh included, accepts it.
 func (p *Plugin) NewToken(record *core.Record) (string, error) {
-	if !IsAnonymous(record) || !p.IsEnabled(record.Collection().Name) {
-		return record.NewAuthToken()
-	}
+	return p.signAuthToken(record, p.tokenLifetime(record))
+}
 
+// tokenLifetime is how long a new auth token of record lives.
+func (p *Plugin) tokenLifetime(record *core.Record) time.Duration {
+	if IsAnonymous(record) && p.IsEnabled(record.Collection().Name) {
+		return p.config.TokenDuration
+	}
+	return record.Collection().AuthToken.DurationTime()
+}
+
+// signAuthToken signs record.NewAuthToken's claims with an expiry on the
+// plugin's clock (security.NewJWT reads the wall clock, which tests of
+// sessions that span days cannot move).
+func (p *Plugin) signAuthToken(record *core.Record, lifetime time.Duration) (string, error) {
+	if !record.Collection().IsAuth() {
+		return "", core.ErrNotAuthRecord
+	}
 	key := record.TokenKey() + record.Collection().AuthToken.Secret
 	if key == "" {
 		return "", core.ErrMissingSigningKey
 	}
-
-	return security.NewJWT(jwt.MapClaims{
+	claims := jwt.MapClaims{
+		"exp":                       p.now().Add(lifetime).Unix(),
 		core.TokenClaimType:         core.TokenTypeAuth,
 		core.TokenClaimId:           record.Id,
 		core.TokenClaimCollectionId: record.Collection().Id,
 		core.TokenClaimRefreshable:  true,
-	}, key, p.config.TokenDuration)
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(key))
 }
 
 // enabledCollection finds the named auth collection and checks that

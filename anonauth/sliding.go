@@ -1,0 +1,188 @@
+package anonauth
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/spf13/cast"
+)
+
+// Sliding cookie sessions.
+//
+// A cookie session used to end when its token expired, however often the
+// visitor came: a guest who shopped on day 0 and came back on day 8 was a new
+// visitor, and the old cart was out of reach. Now a request that comes with
+// the pb_auth cookie after Config.SessionRenewAfter of its token's lifetime
+// has passed (default: half) gets a fresh token in the cookie, so the session
+// ends only after a full lifetime without a visit.
+//
+// The rules:
+//   - Only sessions from the cookie: an SDK client sends the Authorization
+//     header and refreshes with auth-refresh as before.
+//   - Only valid tokens: the cookie's token must be a refreshable auth token
+//     (impersonation tokens are not) that PocketBase accepted (e.Auth set).
+//     An invalid or expired token is no session and is never renewed.
+//   - At most once per request, and never on a response that already sets
+//     the cookie (a sign-in, an upgrade, a sign-out, auth-refresh): the new
+//     cookie is added at the moment the response's header is written, only if
+//     nothing else set one.
+//   - Same cookie as a sign-in (SetAuthCookie: HttpOnly, SameSite=Lax, Secure
+//     on HTTPS, Path=/, expiring with the new token), same lifetime as a new
+//     token of that record: Config.TokenDuration for guests, the collection's
+//     auth token duration for everyone else.
+//   - For a guest, renewal is activity: the activity middleware has noted
+//     the request already (lastSeen), so a guest whose session is kept alive
+//     is never deleted by the cleanup as inactive.
+//
+// Cost: one token signature (HMAC-SHA256) and one cookie encoding on the
+// renewing request only; see BENCHMARKS.md (sliding sessions).
+
+// slidingMiddlewareId identifies the renewal middleware so apps can unbind
+// it.
+const slidingMiddlewareId = "pocketguestSlidingSession"
+
+// cookieExpiryKey holds the expiry of the token a request's pb_auth cookie
+// carried (set by the cookie middleware, for refreshable tokens only).
+const cookieExpiryKey = "pocketguest.cookieExpiry"
+
+// cookieToken reads the claims of a cookie's token that the cookie
+// middleware needs before PocketBase verifies it: whether it has expired on
+// the plugin's clock (tests move that clock; in production it is the wall
+// clock PocketBase checks too), and its expiry if it may be renewed.
+func (p *Plugin) cookieToken(token string) (exp time.Time, renewable, expired bool) {
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
+		return time.Time{}, false, false // not a JWT: PocketBase rejects it
+	}
+	expiry, err := claims.GetExpirationTime()
+	if err != nil || expiry == nil {
+		return time.Time{}, false, false
+	}
+	if !p.now().Before(expiry.Time) {
+		return expiry.Time, false, true
+	}
+	renewable = p.config.SessionRenewAfter > 0 &&
+		claims[core.TokenClaimType] == core.TokenTypeAuth && cast.ToBool(claims[core.TokenClaimRefreshable])
+	return expiry.Time, renewable, false
+}
+
+// registerSlidingSession binds the renewal middleware (a no-op when
+// Config.SessionRenewAfter is negative).
+func (p *Plugin) registerSlidingSession() {
+	if p.config.SessionRenewAfter <= 0 {
+		return
+	}
+	p.app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		se.Router.Bind(&hook.Handler[*core.RequestEvent]{
+			Id: slidingMiddlewareId,
+			// After pbLoadAuthToken (e.Auth is the verified session) and the
+			// activity middleware, before the route: the route may still set
+			// the cookie itself, which the renewal then leaves alone.
+			Priority: apis.DefaultLoadAuthTokenMiddlewarePriority + 2,
+			Func:     p.slideSession,
+		})
+		return se.Next()
+	})
+}
+
+func (p *Plugin) slideSession(e *core.RequestEvent) error {
+	exp, ok := e.Get(cookieExpiryKey).(time.Time)
+	if !ok || e.Auth == nil {
+		return e.Next()
+	}
+
+	lifetime := p.tokenLifetime(e.Auth)
+	if exp.Sub(p.now()) > time.Duration(float64(lifetime)*(1-p.config.SessionRenewAfter)) {
+		return e.Next() // still young
+	}
+
+	record := e.Auth
+	w := &renewingWriter{
+		ResponseWriter: e.Response,
+		renew: func(header http.Header) {
+			if hasSetCookie(header, CookieName) {
+				return // the response sets its own session (or ends it)
+			}
+			token, err := p.signAuthToken(record, lifetime)
+			if err == nil {
+				err = setAuthCookieHeader(e, header, token, record)
+			}
+			if err != nil {
+				e.App.Logger().Warn("anonauth: failed to renew a cookie session", "recordId", record.Id, "error", err)
+			}
+		},
+	}
+	e.Response = w
+
+	err := e.Next()
+	if err != nil && !e.Written() {
+		// PocketBase's router writes a returned error to its own writer,
+		// past this wrapper: add the cookie to the shared header now, so
+		// an error page renews the session like any other answer.
+		w.before()
+	}
+	return err
+}
+
+// setAuthCookieHeader adds the pb_auth Set-Cookie line of SetAuthCookie to
+// header (the response's header, while it is being written).
+func setAuthCookieHeader(e *core.RequestEvent, header http.Header, token string, record *core.Record) error {
+	cookie, err := authCookie(e, token, record)
+	if err != nil {
+		return err
+	}
+	if v := cookie.String(); v != "" {
+		header.Add("Set-Cookie", v)
+	}
+	return nil
+}
+
+// hasSetCookie reports whether header sets the cookie name.
+func hasSetCookie(header http.Header, name string) bool {
+	for _, v := range header.Values("Set-Cookie") {
+		if len(v) > len(name) && v[len(name)] == '=' && v[:len(name)] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// renewingWriter calls renew once, just before the response's header is
+// written (explicitly, by a first Write, or by a Flush).
+type renewingWriter struct {
+	http.ResponseWriter
+	renew func(http.Header)
+	done  bool
+}
+
+func (w *renewingWriter) before() {
+	if !w.done {
+		w.done = true
+		w.renew(w.Header())
+	}
+}
+
+func (w *renewingWriter) WriteHeader(status int) {
+	w.before()
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *renewingWriter) Write(b []byte) (int, error) {
+	w.before()
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush sends the header with the renewal (server-sent events flush before
+// writing anything).
+func (w *renewingWriter) Flush() {
+	w.before()
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets PocketBase's Written/Status and http.ResponseController reach
+// the router's own writer.
+func (w *renewingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
