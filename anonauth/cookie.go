@@ -49,35 +49,29 @@ type cookiePayload struct {
 // cross-site form post does not carry it), Secure on HTTPS (always for a
 // __Host-/__Secure- name), Path=/, no Domain, expiring with the token.
 func SetAuthCookie(e *core.RequestEvent, token string, record *core.Record) error {
-	cookie, err := authCookie(e, token, record)
+	value, err := EncodeAuthCookie(token, record)
 	if err != nil {
 		return err
 	}
-	replaceCookie(e, cookie)
+	exp, _ := tokenExpiry(token)
+	replaceCookie(e, authCookie(e, value, exp))
 	return nil
 }
 
-// authCookie builds the pb_auth cookie of SetAuthCookie (also used by the
-// sliding session renewal, which adds it while the response is written).
-func authCookie(e *core.RequestEvent, token string, record *core.Record) (*http.Cookie, error) {
-	value, err := EncodeAuthCookie(token, record)
-	if err != nil {
-		return nil, err
-	}
-
+// authCookie is the session cookie of SetAuthCookie for an encoded value
+// (also used by the sliding session renewal, which adds it while the
+// response is written). A zero exp makes a browser-session cookie.
+func authCookie(e *core.RequestEvent, value string, exp time.Time) *http.Cookie {
 	name := SessionCookieName(e.App)
-	cookie := &http.Cookie{
+	return &http.Cookie{
 		Name:     name,
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
 		Secure:   IsHTTPS(e) || needsSecure(name),
 		SameSite: http.SameSiteLaxMode,
+		Expires:  exp,
 	}
-	if exp, ok := tokenExpiry(token); ok {
-		cookie.Expires = exp
-	}
-	return cookie, nil
 }
 
 // ClearAuthCookie expires the session cookie (sign out).
@@ -159,9 +153,14 @@ func EncodeAuthCookie(token string, record *core.Record) (string, error) {
 	if record != nil {
 		// The cookie belongs to the record's owner: include their email as
 		// PocketBase's auth responses do, whatever emailVisibility says.
-		clone := record.Clone()
-		clone.IgnoreEmailVisibility(true)
-		recordData = clone
+		// (PublicExport plus the email, rather than a Clone with
+		// IgnoreEmailVisibility: the same JSON at half the cost, which
+		// matters to sliding sessions that write this on renewals.)
+		export := record.PublicExport()
+		if _, ok := export[core.FieldNameEmail]; !ok && record.Collection().IsAuth() && !record.EmailVisibility() {
+			export[core.FieldNameEmail] = record.Email()
+		}
+		recordData = export
 	}
 
 	raw, err := json.Marshal(cookiePayload{Token: token, Record: recordData})
@@ -183,30 +182,38 @@ func EncodeAuthCookie(token string, record *core.Record) (string, error) {
 // EncodeAuthCookie or by the JS SDK) and returns its token. It does not
 // verify the token: the auth middleware does.
 func DecodeAuthCookie(value string) (string, error) {
+	token, _, err := decodeAuthCookie(value)
+	return token, err
+}
+
+// decodeAuthCookie is DecodeAuthCookie that also returns the record JSON the
+// cookie carries (as it is; nil if none), which a renewal may reuse.
+func decodeAuthCookie(value string) (string, json.RawMessage, error) {
 	// The SDK's cookie parser accepts a double-quoted value; so do we.
 	if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
 		value = value[1 : len(value)-1]
 	}
 	if value == "" {
-		return "", errors.New("empty pb_auth cookie")
+		return "", nil, errors.New("empty pb_auth cookie")
 	}
 
 	decoded, err := url.PathUnescape(value)
 	if err != nil {
-		return "", errors.New("malformed pb_auth cookie encoding")
+		return "", nil, errors.New("malformed pb_auth cookie encoding")
 	}
 
 	var payload struct {
-		Token string `json:"token"`
+		Token  string          `json:"token"`
+		Record json.RawMessage `json:"record"`
 	}
 	if err := json.Unmarshal([]byte(decoded), &payload); err != nil {
-		return "", errors.New("malformed pb_auth cookie JSON")
+		return "", nil, errors.New("malformed pb_auth cookie JSON")
 	}
 	if payload.Token == "" {
-		return "", errors.New("pb_auth cookie has no token")
+		return "", nil, errors.New("pb_auth cookie has no token")
 	}
 
-	return payload.Token, nil
+	return payload.Token, payload.Record, nil
 }
 
 // trimmedRecord keeps the identity fields of a record whose full JSON would
@@ -319,7 +326,7 @@ func (p *Plugin) cookieAuth(e *core.RequestEvent) error {
 		return e.Next()
 	}
 
-	token, err := DecodeAuthCookie(cookies[0].Value)
+	token, recordJSON, err := decodeAuthCookie(cookies[0].Value)
 	if err != nil {
 		return e.Next() // a garbled cookie is simply no session
 	}
@@ -339,7 +346,7 @@ func (p *Plugin) cookieAuth(e *core.RequestEvent) error {
 	e.Request.Header.Set("Authorization", token)
 	e.Set(cookieSessionKey, true)
 	if renewable {
-		e.Set(cookieExpiryKey, exp)
+		e.Set(cookieRenewalKey, &cookieSession{exp: exp, record: recordJSON})
 	}
 
 	return e.Next()

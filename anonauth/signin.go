@@ -221,14 +221,28 @@ func (p *Plugin) signAuthToken(record *core.Record, lifetime time.Duration) (str
 	if key == "" {
 		return "", core.ErrMissingSigningKey
 	}
-	claims := jwt.MapClaims{
-		"exp":                       p.now().Add(lifetime).Unix(),
-		core.TokenClaimType:         core.TokenTypeAuth,
-		core.TokenClaimId:           record.Id,
-		core.TokenClaimCollectionId: record.Collection().Id,
-		core.TokenClaimRefreshable:  true,
+	claims := authTokenClaims{
+		Type:         core.TokenTypeAuth,
+		Id:           record.Id,
+		CollectionId: record.Collection().Id,
+		Refreshable:  true,
+		RegisteredClaims: jwt.RegisteredClaims{
+			ExpiresAt: jwt.NewNumericDate(p.now().Add(lifetime)),
+		},
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(key))
+}
+
+// authTokenClaims are the claims of record.NewAuthToken (core.TokenClaim*)
+// as a struct: the same token PocketBase reads into a map, encoded without
+// the map's reflection and key sorting (it is signed on every sliding
+// session renewal).
+type authTokenClaims struct {
+	Type         string `json:"type"`
+	Id           string `json:"id"`
+	CollectionId string `json:"collectionId"`
+	Refreshable  bool   `json:"refreshable"`
+	jwt.RegisteredClaims
 }
 
 // enabledCollection finds the named auth collection and checks that

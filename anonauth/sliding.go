@@ -1,14 +1,21 @@
 package anonauth
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/types"
 	"github.com/spf13/cast"
+
+	"github.com/pocketguest/pocketguest/internal/uricomponent"
 )
 
 // Sliding cookie sessions.
@@ -45,9 +52,16 @@ import (
 // it.
 const slidingMiddlewareId = "pocketguestSlidingSession"
 
-// cookieExpiryKey holds the expiry of the token a request's pb_auth cookie
-// carried (set by the cookie middleware, for refreshable tokens only).
-const cookieExpiryKey = "pocketguest.cookieExpiry"
+// cookieRenewalKey holds the *cookieSession of a request whose pb_auth
+// cookie may be renewed (set by the cookie middleware, for refreshable
+// tokens only).
+const cookieRenewalKey = "pocketguest.cookieRenewal"
+
+// cookieSession is what the cookie middleware read from the cookie.
+type cookieSession struct {
+	exp    time.Time       // the token's expiry
+	record json.RawMessage // the record JSON the cookie carries, as it is
+}
 
 // cookieToken reads the claims of a cookie's token that the cookie
 // middleware needs before PocketBase verifies it: whether it has expired on
@@ -90,13 +104,13 @@ func (p *Plugin) registerSlidingSession() {
 }
 
 func (p *Plugin) slideSession(e *core.RequestEvent) error {
-	exp, ok := e.Get(cookieExpiryKey).(time.Time)
+	session, ok := e.Get(cookieRenewalKey).(*cookieSession)
 	if !ok || e.Auth == nil {
 		return e.Next()
 	}
 
 	lifetime := p.tokenLifetime(e.Auth)
-	if exp.Sub(p.now()) > time.Duration(float64(lifetime)*(1-p.config.SessionRenewAfter)) {
+	if session.exp.Sub(p.now()) > time.Duration(float64(lifetime)*(1-p.config.SessionRenewAfter)) {
 		return e.Next() // still young
 	}
 
@@ -104,14 +118,10 @@ func (p *Plugin) slideSession(e *core.RequestEvent) error {
 	w := &renewingWriter{
 		ResponseWriter: e.Response,
 		renew: func(header http.Header) {
-			if hasSetCookie(header, CookieName) {
+			if hasSetCookie(header, p.config.CookieName) {
 				return // the response sets its own session (or ends it)
 			}
-			token, err := p.signAuthToken(record, lifetime)
-			if err == nil {
-				err = setAuthCookieHeader(e, header, token, record)
-			}
-			if err != nil {
+			if err := p.renewCookie(e, header, record, session.record, lifetime); err != nil {
 				e.App.Logger().Warn("anonauth: failed to renew a cookie session", "recordId", record.Id, "error", err)
 			}
 		},
@@ -128,17 +138,74 @@ func (p *Plugin) slideSession(e *core.RequestEvent) error {
 	return err
 }
 
-// setAuthCookieHeader adds the pb_auth Set-Cookie line of SetAuthCookie to
-// header (the response's header, while it is being written).
-func setAuthCookieHeader(e *core.RequestEvent, header http.Header, token string, record *core.Record) error {
-	cookie, err := authCookie(e, token, record)
+// renewCookie adds a pb_auth Set-Cookie line with a fresh token of record to
+// header (the response's, while it is being written).
+//
+// The record JSON of the old cookie is reused when it is the same version
+// of the record (same id and "updated"): encoding a record is most of the
+// cost of a renewal (see BENCHMARKS.md), and the result would be the same.
+func (p *Plugin) renewCookie(e *core.RequestEvent, header http.Header, record *core.Record, oldJSON json.RawMessage, lifetime time.Duration) error {
+	exp := p.now().Add(lifetime)
+	token, err := p.signAuthToken(record, lifetime)
 	if err != nil {
 		return err
 	}
-	if v := cookie.String(); v != "" {
-		header.Add("Set-Cookie", v)
+
+	// The attributes exactly as SetAuthCookie writes them (net/http formats
+	// them; the token's exp claim has second precision, and so has the
+	// cookie's expiry), with the value spliced in after "pb_auth=": the
+	// value is long (the record) and already safe, so it is encoded once,
+	// straight into the header line.
+	attrs := authCookie(e, "", time.Unix(exp.Unix(), 0)).String()
+	prefix := p.config.CookieName + "="
+	if !strings.HasPrefix(attrs, prefix) {
+		return errors.New("unexpected cookie format")
 	}
+
+	var line strings.Builder
+	if sameRecordVersion(oldJSON, record) {
+		line.Grow(len(attrs) + (len(token)+len(oldJSON))*5/4 + 64)
+		line.WriteString(prefix)
+		uricomponent.Write(&line, `{"token":"`)
+		uricomponent.Write(&line, token) // base64url and dots: nothing to escape in JSON
+		uricomponent.Write(&line, `","record":`)
+		uricomponent.Write(&line, string(oldJSON))
+		uricomponent.Write(&line, `}`)
+	} else {
+		value, err := EncodeAuthCookie(token, record)
+		if err != nil {
+			return err
+		}
+		line.Grow(len(attrs) + len(value))
+		line.WriteString(prefix)
+		line.WriteString(value)
+	}
+	line.WriteString(attrs[len(prefix):])
+
+	header.Add("Set-Cookie", line.String())
 	return nil
+}
+
+// sameRecordVersion reports whether a cookie's record JSON is record as it
+// is now: same id, collection and "updated" time. (A byte search, not a
+// parse: both writers, EncodeAuthCookie and the SDK's JSON.stringify,
+// write compact JSON, and a miss only costs a fresh encoding.)
+func sameRecordVersion(raw json.RawMessage, record *core.Record) bool {
+	updated, ok := record.GetRaw("updated").(types.DateTime)
+	if len(raw) == 0 || !ok || updated.IsZero() {
+		return false
+	}
+	return containsJSONString(raw, "id", record.Id) &&
+		containsJSONString(raw, "collectionId", record.Collection().Id) &&
+		containsJSONString(raw, "updated", updated.String())
+}
+
+// containsJSONString reports whether raw holds "key":"value" (value needing
+// no escaping: ids and dates).
+func containsJSONString(raw []byte, key, value string) bool {
+	var b [128]byte
+	needle := append(append(append(append(append(b[:0], '"'), key...), `":"`...), value...), '"')
+	return bytes.Contains(raw, needle)
 }
 
 // hasSetCookie reports whether header sets the cookie name.

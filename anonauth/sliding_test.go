@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -214,6 +215,30 @@ func TestSlidingSessionRules(t *testing.T) {
 		got, res := h.whoami(cookie)
 		if got != id || len(pbAuthLines(res)) != 0 {
 			t.Fatalf("got %q, cookies %q", got, pbAuthLines(res))
+		}
+	})
+
+	t.Run("a record changed since the cookie was written is re-encoded", func(t *testing.T) {
+		t.Parallel()
+		h := newSlidingHarness(t, anonauth.Config{TokenDuration: lifetime})
+		id, cookie := h.signIn()
+		guest, err := h.app.FindRecordById("users", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		guest.Set("name", "Renamed Guest")
+		guest.Set("updated", guest.GetDateTime("updated").Add(time.Second))
+		if err := h.app.Save(guest); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.advance(lifetime * 6 / 10)
+		_, res := h.whoami(cookie)
+		c := findCookie(res, anonauth.CookieName)
+		if c == nil {
+			t.Fatal("not renewed")
+		}
+		if decoded, _ := url.PathUnescape(c.Value); !strings.Contains(decoded, `"name":"Renamed Guest"`) {
+			t.Fatalf("the renewed cookie must carry the current record: %s", decoded)
 		}
 	})
 
