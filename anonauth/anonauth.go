@@ -165,6 +165,14 @@ type Config struct {
 	// disables the cleanup.
 	MaxAge time.Duration
 
+	// EmptyMaxAge is how long a guest that owns nothing (no record in any
+	// collection has a relation to it: a bot, a one-page visit) may stay
+	// inactive before the cleanup job deletes it, sooner than MaxAge.
+	// Guests with data keep MaxAge. See emptyguests.go.
+	//
+	// If zero it falls back to 24 hours; a negative value disables it.
+	EmptyMaxAge time.Duration
+
 	// ActivityInterval is how often a guest's last activity (the lastSeen
 	// field) is written to the database: activity is noted in memory and
 	// flushed at most once per guest per interval.
@@ -255,6 +263,8 @@ type Plugin struct {
 	config      Config
 	collections map[string]bool             // enabled collection names
 	limiter     *ipLimiter                  // nil when rate limiting is disabled
+	otpRequests *ipLimiter                  // upgrade codes per guest (upgrade_otp.go)
+	otpAttempts *ipLimiter                  // upgrade code attempts per account and IP (upgrade_otp.go)
 	onLink      *hook.Hook[*LinkEvent]      // guest → account merges (link.go)
 	activity    *activityTracker            // guests' last activity (lifecycle.go)
 	cleaning    sync.Mutex                  // one cleanup run at a time (cleanup.go)
@@ -298,6 +308,8 @@ func Register(app core.App, config Config) (*Plugin, error) {
 	if err := validCookieName(p.config.CookieName); err != nil {
 		return nil, fmt.Errorf("anonauth: Config.CookieName: %w", err)
 	}
+	p.otpRequests = newIPLimiter(otpRequestsPerWindow, otpRequestWindow, p.config.MaxTrackedIPs)
+	p.otpAttempts = newIPLimiter(otpAttemptsPerWindow, otpAttemptWindow, p.config.MaxTrackedIPs)
 
 	if p.config.RateLimit > 0 {
 		p.limiter = newIPLimiter(p.config.RateLimit, time.Minute, p.config.MaxTrackedIPs)
@@ -321,6 +333,7 @@ func Register(app core.App, config Config) (*Plugin, error) {
 		return nil, fmt.Errorf("anonauth: %w", err)
 	}
 	p.registerEmailSafety()
+	p.registerOwnerIndexes() // emptyguests.go
 
 	app.Store().Set(storeKey, p)
 
@@ -373,6 +386,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxAge == 0 {
 		c.MaxAge = DefaultMaxAge
+	}
+	if c.EmptyMaxAge == 0 {
+		c.EmptyMaxAge = 24 * time.Hour
 	}
 	if c.ActivityInterval <= 0 {
 		c.ActivityInterval = DefaultActivityInterval

@@ -24,6 +24,7 @@ const (
 type auditEntry struct {
 	accountRef string // merged: the account the guest went into
 	ip         string // client IP of the request that did it ("" from Go code or the CLI)
+	reason     string // conversion method or deletion reason (auditReason), the stats view's split
 }
 
 // audit records a guest lifecycle event. attrs are extra slog key/value
@@ -42,7 +43,25 @@ func (p *Plugin) audit(app core.App, event string, record *core.Record, entry au
 		attrs = append(attrs, "ip", entry.ip)
 	}
 	p.auditLog(app, event, record, attrs...)
+	if entry.reason == "" {
+		entry.reason = auditReason(attrs)
+	}
 	p.auditPersist(app, event, record, entry)
+}
+
+// auditReason is what the anonymousEvents row keeps of an event's
+// attributes (its reason column): the conversion or merge method
+// ("password", "oauth2", "otp") or the deletion reason ("cleanup", "empty",
+// "self"), so the stats view can count conversions by code and deletions of
+// empty guests.
+func auditReason(attrs []any) string {
+	for i := 0; i+1 < len(attrs); i += 2 {
+		if key, _ := attrs[i].(string); key == "method" || key == "reason" {
+			reason, _ := attrs[i+1].(string)
+			return reason
+		}
+	}
+	return ""
 }
 
 // auditLog writes the log line of an event (PocketBase's logs).

@@ -26,6 +26,13 @@ type CleanupOptions struct {
 	// If zero it falls back to Config.MaxAge; the result must be positive.
 	MaxAge time.Duration
 
+	// EmptyMaxAge: guests that own nothing (see emptyguests.go) and whose
+	// last activity is older are deleted too.
+	//
+	// If zero it falls back to Config.EmptyMaxAge; a negative value skips
+	// the empty guests (only MaxAge applies).
+	EmptyMaxAge time.Duration
+
 	// BatchSize is how many guests one transaction deletes.
 	//
 	// If zero it falls back to Config.CleanupBatchSize.
@@ -47,7 +54,8 @@ type CleanupOptions struct {
 // CleanupProgress is the running state of a cleanup, per collection.
 type CleanupProgress struct {
 	Collection string
-	Found      int // stale guests counted before the collection's run
+	Reason     string // which pass: ReasonCleanup (MaxAge) or ReasonEmpty (EmptyMaxAge)
+	Found      int    // stale guests counted before the collection's run
 	Deleted    int
 	Skipped    int // converted, active or deleted meanwhile, or failed
 
@@ -58,20 +66,25 @@ type CleanupProgress struct {
 
 // CleanupResult is the summary of a cleanup run (all collections).
 type CleanupResult struct {
-	Found   int           `json:"found"`
-	Deleted int           `json:"deleted"`
-	Skipped int           `json:"skipped"`
-	DryRun  bool          `json:"dryRun"`
-	Elapsed time.Duration `json:"elapsed"`
+	Found   int `json:"found"`
+	Deleted int `json:"deleted"`
+	Skipped int `json:"skipped"`
+
+	// DeletedEmpty is how many of Deleted owned nothing and went by
+	// EmptyMaxAge (reason "empty").
+	DeletedEmpty int           `json:"deletedEmpty"`
+	DryRun       bool          `json:"dryRun"`
+	Elapsed      time.Duration `json:"elapsed"`
 
 	// LongestBatch is the longest one batch transaction held the write lock.
 	LongestBatch time.Duration `json:"longestBatch"`
 }
 
 // registerCleanup schedules the cleanup job (it runs under serve only, as
-// every PocketBase cron job). A negative Config.MaxAge disables it.
+// every PocketBase cron job). It is off when both Config.MaxAge and
+// Config.EmptyMaxAge are disabled.
 func (p *Plugin) registerCleanup() error {
-	if p.config.MaxAge < 0 {
+	if p.config.MaxAge < 0 && p.config.EmptyMaxAge < 0 {
 		return nil
 	}
 	return p.app.Cron().Add(cleanupJobId, p.config.CleanupSchedule, func() {
@@ -127,8 +140,14 @@ func (p *Plugin) cleanup(ctx context.Context, opts CleanupOptions) (CleanupResul
 	if opts.MaxAge == 0 {
 		opts.MaxAge = p.config.MaxAge
 	}
-	if opts.MaxAge <= 0 {
-		return res, errors.New("anonauth: cleanup needs a positive max age (Config.MaxAge is disabled)")
+	if opts.EmptyMaxAge == 0 {
+		opts.EmptyMaxAge = p.config.EmptyMaxAge
+	}
+	if opts.MaxAge > 0 && opts.EmptyMaxAge >= opts.MaxAge {
+		opts.EmptyMaxAge = -1 // the MaxAge pass deletes them all anyway
+	}
+	if opts.MaxAge <= 0 && opts.EmptyMaxAge <= 0 {
+		return res, errors.New("anonauth: cleanup needs a positive max age (Config.MaxAge and Config.EmptyMaxAge are disabled)")
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = p.config.CleanupBatchSize
@@ -149,20 +168,41 @@ func (p *Plugin) cleanup(ctx context.Context, opts CleanupOptions) (CleanupResul
 		return res, fmt.Errorf("anonauth: failed to flush guest activity: %w", err)
 	}
 
-	cutoff := types.NowDateTime().Add(-opts.MaxAge)
+	now := types.NowDateTime()
 	for _, name := range names {
 		collection, err := p.app.FindCollectionByNameOrId(name)
 		if err != nil || collection.Fields.GetByName(FieldLastSeen) == nil {
 			continue // not created yet, or the schema is not ensured yet
 		}
-		pr, err := p.cleanupCollection(ctx, collection, cutoff, opts)
-		res.Found += pr.Found
-		res.Deleted += pr.Deleted
-		res.Skipped += pr.Skipped
-		res.LongestBatch = max(res.LongestBatch, pr.LongestBatch)
-		if err != nil {
-			res.Elapsed = time.Since(start)
-			return res, err
+
+		// The MaxAge pass first (every stale guest), then the guests that
+		// own nothing, inactive for the shorter EmptyMaxAge.
+		var passes []cleanupPass
+		if opts.MaxAge > 0 {
+			passes = append(passes, cleanupPass{reason: ReasonCleanup, cutoff: now.Add(-opts.MaxAge)})
+		}
+		if opts.EmptyMaxAge > 0 {
+			refs, err := ownerRefs(p.app, collection)
+			if err != nil {
+				res.Elapsed = time.Since(start)
+				return res, err
+			}
+			passes = append(passes, cleanupPass{reason: ReasonEmpty, cutoff: now.Add(-opts.EmptyMaxAge), owners: refs})
+		}
+
+		for _, pass := range passes {
+			pr, err := p.cleanupCollection(ctx, collection, pass, opts)
+			res.Found += pr.Found
+			res.Deleted += pr.Deleted
+			res.Skipped += pr.Skipped
+			if pass.reason == ReasonEmpty {
+				res.DeletedEmpty += pr.Deleted
+			}
+			res.LongestBatch = max(res.LongestBatch, pr.LongestBatch)
+			if err != nil {
+				res.Elapsed = time.Since(start)
+				return res, err
+			}
 		}
 	}
 
@@ -170,8 +210,22 @@ func (p *Plugin) cleanup(ctx context.Context, opts CleanupOptions) (CleanupResul
 	return res, nil
 }
 
-func (p *Plugin) cleanupCollection(ctx context.Context, collection *core.Collection, cutoff types.DateTime, opts CleanupOptions) (CleanupProgress, error) {
-	pr := CleanupProgress{Collection: collection.Name}
+// cleanupPass is one kind of deletion of a cleanup run.
+type cleanupPass struct {
+	reason string         // ReasonCleanup or ReasonEmpty (the audit reason)
+	cutoff types.DateTime // guests last seen before it are deleted...
+	owners []ownerRef     // ...if, for ReasonEmpty, no record references them
+}
+
+// Audit reasons of the cleanup's deletions.
+const (
+	ReasonCleanup = "cleanup" // inactive for MaxAge
+	ReasonEmpty   = "empty"   // owning nothing, inactive for EmptyMaxAge
+)
+
+func (p *Plugin) cleanupCollection(ctx context.Context, collection *core.Collection, pass cleanupPass, opts CleanupOptions) (CleanupProgress, error) {
+	pr := CleanupProgress{Collection: collection.Name, Reason: pass.reason}
+	cutoff := pass.cutoff
 	report := func() {
 		if opts.Progress != nil {
 			opts.Progress(pr)
@@ -183,6 +237,9 @@ func (p *Plugin) cleanupCollection(ctx context.Context, collection *core.Collect
 		dbx.NewExp("[["+FieldLastSeen+"]] > ''"), // no lastSeen: age unknown, never deleted
 		dbx.NewExp("[["+FieldLastSeen+"]] < {:cutoff}", dbx.Params{"cutoff": cutoff.String()}),
 	)
+	if pass.reason == ReasonEmpty {
+		stale = dbx.And(stale, ownsNothing(collection, pass.owners))
+	}
 
 	// The count reads the partial index only (the concurrent, read pool).
 	var found int
@@ -229,14 +286,14 @@ func (p *Plugin) cleanupCollection(ctx context.Context, collection *core.Collect
 		}
 
 		batchStart := time.Now()
-		deleted, skipped, held, err := p.deleteStale(collection, ids, cutoff)
+		deleted, skipped, held, err := p.deleteStale(collection, ids, pass)
 		pr.LongestBatch = max(pr.LongestBatch, held)
 		if err != nil {
 			// Something in the batch failed (a hook, a relation): retry the
 			// guests one per transaction so only the failing one is skipped.
 			deleted, skipped = 0, 0
 			for _, id := range ids {
-				d, s, held, err := p.deleteStale(collection, []string{id}, cutoff)
+				d, s, held, err := p.deleteStale(collection, []string{id}, pass)
 				pr.LongestBatch = max(pr.LongestBatch, held)
 				if err != nil {
 					p.app.Logger().Error("anonauth: failed to delete a stale guest",
@@ -262,9 +319,11 @@ func (p *Plugin) cleanupCollection(ctx context.Context, collection *core.Collect
 }
 
 // deleteStale deletes, in one transaction, those of ids that are still
-// stale guests. It returns how many were deleted and skipped, and how long
-// the transaction held the write lock.
-func (p *Plugin) deleteStale(collection *core.Collection, ids []string, cutoff types.DateTime) (deleted, skipped int, held time.Duration, err error) {
+// stale guests (and, for the empty pass, still own nothing). It returns how
+// many were deleted and skipped, and how long the transaction held the
+// write lock.
+func (p *Plugin) deleteStale(collection *core.Collection, ids []string, pass cleanupPass) (deleted, skipped int, held time.Duration, err error) {
+	cutoff := pass.cutoff
 	type gone struct {
 		record *core.Record
 		age    time.Duration
@@ -292,6 +351,19 @@ func (p *Plugin) deleteStale(collection *core.Collection, ids []string, cutoff t
 				skipped++ // converted or active since it was listed
 				continue
 			}
+			if pass.reason == ReasonEmpty {
+				// Under the write lock: a record written since the guest was
+				// listed is seen here, and none can be written after (the
+				// relation guard, relguard.go, refuses a deleted owner).
+				empty, err := ownsNothingNow(txApp, collection, pass.owners, record.Id)
+				if err != nil {
+					return err
+				}
+				if !empty {
+					skipped++ // owns something now: MaxAge applies
+					continue
+				}
+			}
 			if err := txApp.Delete(record); err != nil {
 				return fmt.Errorf("failed to delete guest %q: %w", record.Id, err)
 			}
@@ -300,7 +372,7 @@ func (p *Plugin) deleteStale(collection *core.Collection, ids []string, cutoff t
 		// The event rows commit with the deletes; the log lines follow the
 		// commit (see auditLog), so a batch that rolls back logs nothing.
 		for _, g := range done {
-			p.auditPersist(txApp, AuditDeleted, g.record, auditEntry{})
+			p.auditPersist(txApp, AuditDeleted, g.record, auditEntry{reason: pass.reason})
 		}
 		return nil
 	})
@@ -312,7 +384,7 @@ func (p *Plugin) deleteStale(collection *core.Collection, ids []string, cutoff t
 	}
 	for _, g := range done {
 		p.auditLog(p.app, AuditDeleted, g.record,
-			"reason", "cleanup",
+			"reason", pass.reason,
 			"age", g.age.String(),
 			"lastSeen", g.record.GetDateTime(FieldLastSeen).String(),
 		)

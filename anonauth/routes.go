@@ -16,6 +16,8 @@ func (p *Plugin) registerRoutes() {
 		// PocketBase's generic 400 (faults.go).
 		se.Router.POST("/api/collections/{collection}/auth-anonymously", unavailableOnStorageFault(p.handleSignIn))
 		se.Router.POST("/api/collections/{collection}/upgrade-anonymous", unavailableOnStorageFault(p.handleUpgrade))
+		se.Router.POST("/api/collections/{collection}/upgrade-anonymous/request-otp", unavailableOnStorageFault(p.handleRequestUpgradeOTP))
+		se.Router.POST("/api/collections/{collection}/upgrade-anonymous/confirm-otp", unavailableOnStorageFault(p.handleConfirmUpgradeOTP))
 		se.Router.POST("/api/collections/{collection}/delete-anonymous", unavailableOnStorageFault(p.handleDelete))
 		return se.Next()
 	})

@@ -77,6 +77,9 @@ func (p *Plugin) EnsureSchema(app core.App) error {
 				return fmt.Errorf("failed to backfill %s of collection %q: %w", FieldLastSeen, collection.Name, err)
 			}
 		}
+		if err := p.ensureOwnerIndexes(txApp); err != nil {
+			return err
+		}
 		return ensureStats(txApp, enabled)
 	})
 }

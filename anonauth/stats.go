@@ -158,10 +158,12 @@ func newEventsCollection() *core.Collection {
 //   - accountRef: the account a merged guest went into;
 //   - ip: the client IP of the request that converted, merged or deleted
 //     the guest, so a merge of a guest session planted in someone's
-//     browser can be traced (which guest, into which account, from where).
+//     browser can be traced (which guest, into which account, from where);
+//   - reason: the conversion method or the deletion reason (auditReason),
+//     so the stats view counts conversions by code and empty guests deleted.
 func applyEventsSchema(c *core.Collection) bool {
 	changed := false
-	for _, name := range []string{"accountRef", "ip"} {
+	for _, name := range []string{"accountRef", "ip", "reason"} {
 		if c.Fields.GetByName(name) == nil {
 			c.Fields.Add(&core.TextField{Name: name})
 			changed = true
@@ -187,6 +189,7 @@ func persistEvent(app core.App, event string, record *core.Record, entry auditEn
 		"recordCreated":    record.GetDateTime("created").String(),
 		"accountRef":       entry.accountRef,
 		"ip":               entry.ip,
+		"reason":           entry.reason,
 		"created":          now,
 	}).Execute()
 	return err
@@ -195,7 +198,9 @@ func persistEvent(app core.App, event string, record *core.Record, entry auditEn
 // statsViewQuery builds the anonymousStats view: one row per collection.
 //
 // Columns: guests (live guests), active24h / active30d (lastSeen within),
-// created24h / created30d, converted*, merged*, deleted*. Every count is
+// created24h / created30d, converted* (of which convertedByCode*: by an
+// emailed code), merged*, deleted* (of which deletedEmpty*: owning nothing,
+// by the early cleanup). Every count is
 // CAST AS INTEGER so PocketBase types the view fields as numbers.
 func statsViewQuery(collections []*core.Collection) string {
 	if len(collections) == 0 {
@@ -228,6 +233,11 @@ func statsViewQuery(collections []*core.Collection) string {
 			return "(SELECT COUNT(*) FROM " + EventsCollection +
 				" WHERE collectionRef = " + id + " AND event = " + quoteString(event) + " AND created >= " + since + ")"
 		}
+		eventsFor := func(event, reason, since string) string {
+			return "(SELECT COUNT(*) FROM " + EventsCollection +
+				" WHERE collectionRef = " + id + " AND event = " + quoteString(event) +
+				" AND created >= " + since + " AND reason = " + quoteString(reason) + ")"
+		}
 
 		rows = append(rows, "SELECT "+quoteString(c.Name)+" AS collection"+
 			", ("+guests+") AS guests"+
@@ -237,14 +247,19 @@ func statsViewQuery(collections []*core.Collection) string {
 			", "+created(month)+" AS created30d"+
 			", "+events(AuditConverted, day)+" AS converted24h"+
 			", "+events(AuditConverted, month)+" AS converted30d"+
+			", "+eventsFor(AuditConverted, AuthMethodOTP, day)+" AS convertedByCode24h"+
+			", "+eventsFor(AuditConverted, AuthMethodOTP, month)+" AS convertedByCode30d"+
 			", "+events(AuditMerged, day)+" AS merged24h"+
 			", "+events(AuditMerged, month)+" AS merged30d"+
 			", "+events(AuditDeleted, day)+" AS deleted24h"+
-			", "+events(AuditDeleted, month)+" AS deleted30d")
+			", "+events(AuditDeleted, month)+" AS deleted30d"+
+			", "+eventsFor(AuditDeleted, ReasonEmpty, day)+" AS deletedEmpty24h"+
+			", "+eventsFor(AuditDeleted, ReasonEmpty, month)+" AS deletedEmpty30d")
 	}
 
 	cols := []string{"guests", "active24h", "active30d", "created24h", "created30d",
-		"converted24h", "converted30d", "merged24h", "merged30d", "deleted24h", "deleted30d"}
+		"converted24h", "converted30d", "convertedByCode24h", "convertedByCode30d",
+		"merged24h", "merged30d", "deleted24h", "deleted30d", "deletedEmpty24h", "deletedEmpty30d"}
 	var sb strings.Builder
 	sb.WriteString("SELECT s.collection AS id, CAST(s.collection AS TEXT) AS collection")
 	for _, col := range cols {
