@@ -187,7 +187,11 @@ func (p *Plugin) cleanup(ctx context.Context, opts CleanupOptions) (CleanupResul
 				res.Elapsed = time.Since(start)
 				return res, err
 			}
-			passes = append(passes, cleanupPass{reason: ReasonEmpty, cutoff: now.Add(-opts.EmptyMaxAge), owners: refs})
+			empty := cleanupPass{reason: ReasonEmpty, cutoff: now.Add(-opts.EmptyMaxAge), owners: refs}
+			if opts.MaxAge > 0 {
+				empty.newerThan = now.Add(-opts.MaxAge) // older ones are the MaxAge pass's (a dry run counts each guest once)
+			}
+			passes = append(passes, empty)
 		}
 
 		for _, pass := range passes {
@@ -215,6 +219,8 @@ type cleanupPass struct {
 	reason string         // ReasonCleanup or ReasonEmpty (the audit reason)
 	cutoff types.DateTime // guests last seen before it are deleted...
 	owners []ownerRef     // ...if, for ReasonEmpty, no record references them
+
+	newerThan types.DateTime // if set, only guests last seen at or after it
 }
 
 // Audit reasons of the cleanup's deletions.
@@ -237,6 +243,9 @@ func (p *Plugin) cleanupCollection(ctx context.Context, collection *core.Collect
 		dbx.NewExp("[["+FieldLastSeen+"]] > ''"), // no lastSeen: age unknown, never deleted
 		dbx.NewExp("[["+FieldLastSeen+"]] < {:cutoff}", dbx.Params{"cutoff": cutoff.String()}),
 	)
+	if !pass.newerThan.IsZero() {
+		stale = dbx.And(stale, dbx.NewExp("[["+FieldLastSeen+"]] >= {:newerThan}", dbx.Params{"newerThan": pass.newerThan.String()}))
+	}
 	if pass.reason == ReasonEmpty {
 		stale = dbx.And(stale, ownsNothing(collection, pass.owners))
 	}

@@ -80,7 +80,7 @@ func auditLogs(t testing.TB, app core.App, message string) []map[string]any {
 
 func TestCleanupDeletesExactlyTheStaleGuests(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, anonauth.Config{CleanupBatchSize: 2})
+	app := newTestApp(t, anonauth.Config{CleanupBatchSize: 2, EmptyMaxAge: -1})
 	defer app.Cleanup()
 	p := anonauth.FromApp(app)
 	f := newCleanupFixture(t, app)
@@ -155,7 +155,7 @@ func TestCleanupDeletesExactlyTheStaleGuests(t *testing.T) {
 // after the cleanup listed it is skipped, never deleted.
 func TestCleanupRechecksInsideTheTransaction(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, anonauth.Config{})
+	app := newTestApp(t, anonauth.Config{EmptyMaxAge: -1}) // MaxAge alone (emptyguests_test.go: the early pass)
 	defer app.Cleanup()
 	p := anonauth.FromApp(app)
 	f := newCleanupFixture(t, app)
@@ -190,7 +190,7 @@ func TestCleanupRechecksInsideTheTransaction(t *testing.T) {
 // skips that guest only (its batch is retried one guest at a time).
 func TestCleanupSkipsAGuestItCannotDelete(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, anonauth.Config{})
+	app := newTestApp(t, anonauth.Config{EmptyMaxAge: -1}) // MaxAge alone (emptyguests_test.go: the early pass)
 	defer app.Cleanup()
 	p := anonauth.FromApp(app)
 	f := newCleanupFixture(t, app)
@@ -223,7 +223,7 @@ func (*refusal) Error() string { return "the app refuses" }
 
 func TestCleanupDryRunChangesNothing(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, anonauth.Config{})
+	app := newTestApp(t, anonauth.Config{EmptyMaxAge: -1}) // MaxAge alone (emptyguests_test.go: the early pass)
 	defer app.Cleanup()
 	p := anonauth.FromApp(app)
 	newCleanupFixture(t, app)
@@ -258,7 +258,7 @@ func runCommand(t testing.TB, p *anonauth.Plugin, args ...string) (string, error
 
 func TestCleanupCommand(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, anonauth.Config{})
+	app := newTestApp(t, anonauth.Config{EmptyMaxAge: -1}) // MaxAge alone (emptyguests_test.go: the early pass)
 	defer app.Cleanup()
 	p := anonauth.FromApp(app)
 	f := newCleanupFixture(t, app)
@@ -330,11 +330,11 @@ func TestCleanupCronJob(t *testing.T) {
 		}
 	}
 
-	disabled := newTestApp(t, anonauth.Config{MaxAge: -1})
+	disabled := newTestApp(t, anonauth.Config{MaxAge: -1, EmptyMaxAge: -1})
 	defer disabled.Cleanup()
 	for _, j := range disabled.Cron().Jobs() {
 		if j.Id() == "anonymousCleanup" {
-			t.Fatal("MaxAge < 0 must not register the job")
+			t.Fatal("MaxAge < 0 and EmptyMaxAge < 0 must not register the job")
 		}
 	}
 

@@ -18,11 +18,12 @@ import (
 //
 // Subcommands:
 //
-//	anonymous cleanup [--max-age 720h] [--dry-run] [--batch 50] [--collection users]
+//	anonymous cleanup [--max-age 720h] [--empty-max-age 24h] [--dry-run] [--batch 50] [--collection users]
 //
 // cleanup deletes the guests inactive for longer than --max-age (default
-// Config.MaxAge, or 30 days when the automatic cleanup is disabled) exactly
-// as the cron job does: small transactions, re-checked guests, audited
+// Config.MaxAge, or 30 days when the automatic cleanup is disabled), and
+// those that own nothing inactive for longer than --empty-max-age (default
+// Config.EmptyMaxAge; 0 turns it off), exactly as the cron job does: small transactions, re-checked guests, audited
 // deletions. It is safe to run while the server serves: the server's
 // sign-ins wait for one batch at most, and a guest the server sees active
 // or converted meanwhile is skipped. It prints progress and a summary
@@ -51,6 +52,7 @@ func (p *Plugin) CommandError() error {
 func (p *Plugin) cleanupCommand() *cobra.Command {
 	var (
 		maxAge      time.Duration
+		emptyMaxAge time.Duration
 		dryRun      bool
 		batch       int
 		collections []string
@@ -92,8 +94,12 @@ func (p *Plugin) cleanupCommand() *cobra.Command {
 
 			out := cmd.OutOrStdout()
 			progress := newProgressPrinter(out, dryRun)
+			if emptyMaxAge == 0 {
+				emptyMaxAge = -1 // the flag's 0 is "off"; CleanupOptions' is "the default"
+			}
 			res, err := p.Cleanup(ctx, CleanupOptions{
 				MaxAge:      maxAge,
+				EmptyMaxAge: emptyMaxAge,
 				BatchSize:   batch,
 				DryRun:      dryRun,
 				Collections: collections,
@@ -107,6 +113,9 @@ func (p *Plugin) cleanupCommand() *cobra.Command {
 			} else {
 				fmt.Fprintf(out, "found %d, deleted %d, skipped %d guests inactive for more than %s (%s, longest transaction %s)\n",
 					res.Found, res.Deleted, res.Skipped, maxAge, res.Elapsed.Round(time.Millisecond), res.LongestBatch.Round(time.Millisecond))
+				if emptyMaxAge > 0 {
+					fmt.Fprintf(out, "of which %d owned nothing and were inactive for more than %s\n", res.DeletedEmpty, emptyMaxAge)
+				}
 			}
 			if err == context.Canceled {
 				return fmt.Errorf("interrupted; run it again to continue")
@@ -124,6 +133,7 @@ func (p *Plugin) cleanupCommand() *cobra.Command {
 	}
 
 	cmd.Flags().DurationVar(&maxAge, "max-age", defaultAge, "delete guests whose last activity is older than this")
+	cmd.Flags().DurationVar(&emptyMaxAge, "empty-max-age", max(p.config.EmptyMaxAge, 0), "also delete guests that own nothing and are inactive for longer than this; 0 = off")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only count the stale guests, delete nothing")
 	cmd.Flags().IntVar(&batch, "batch", p.config.CleanupBatchSize, "guests deleted per transaction")
 	cmd.Flags().StringSliceVar(&collections, "collection", nil, "limit to these collections (default: every enabled collection)")
