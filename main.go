@@ -82,6 +82,9 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 	cleanupSchedule := flags.String("anonCleanupSchedule", env("ANON_CLEANUP_SCHEDULE", anonauth.DefaultCleanupSchedule), "cron expression (UTC) of the stale guest cleanup")
 	cleanupBatch := flags.Int("anonCleanupBatch", envInt("ANON_CLEANUP_BATCH", anonauth.DefaultCleanupBatchSize), "guests deleted per cleanup transaction")
 	maxMerge := flags.Int("anonMaxMergeRecords", envInt("ANON_MAX_MERGE_RECORDS", anonauth.DefaultMaxMergeRecords), "records one merge of a guest into an account may move (a larger merge is refused with 409); 0 removes the cap")
+	// Keeping guests (docs/keeping-guests.md): sliding cookie sessions and the early cleanup of empty guests.
+	sessionRenewAfter := flags.Float64("anonSessionRenewAfter", envFloat("ANON_SESSION_RENEW_AFTER", anonauth.DefaultSessionRenewAfter), "renew a cookie session's token once this share of its lifetime has passed (0 < x < 1); 0 disables renewal")
+	emptyMaxAge := flags.Duration("anonEmptyMaxAge", envDuration("ANON_EMPTY_MAX_AGE", anonauth.DefaultEmptyMaxAge), "delete guests that own nothing (no record points at them) inactive for longer than this; 0 disables it")
 
 	// Continuous replication of pb_data (Litestream) and restore on start.
 	replicaURL := flags.String("replicate", env("REPLICATE", ""), "replicate data.db to file:///dir or s3://bucket/path?endpoint=...&region=... (S3 credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
@@ -102,17 +105,19 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 
 	// anonauth next: the JS globals and templates call into it.
 	guests := anonauth.MustRegister(app, anonauth.Config{
-		Collections:      *collections,
-		EmailDomain:      *emailDomain,
-		TokenDuration:    *tokenDuration,
-		RateLimit:        disabledIfZero(*rateLimit),
-		TrustedOrigins:   *trustedOrigins,
-		CookieName:       *cookieName,
-		MaxAge:           disabledIfZeroDuration(*maxAge),
-		ActivityInterval: *activityInterval,
-		CleanupSchedule:  *cleanupSchedule,
-		CleanupBatchSize: *cleanupBatch,
-		MaxMergeRecords:  disabledIfZero(*maxMerge),
+		Collections:       *collections,
+		EmailDomain:       *emailDomain,
+		TokenDuration:     *tokenDuration,
+		RateLimit:         disabledIfZero(*rateLimit),
+		TrustedOrigins:    *trustedOrigins,
+		CookieName:        *cookieName,
+		MaxAge:            disabledIfZeroDuration(*maxAge),
+		ActivityInterval:  *activityInterval,
+		CleanupSchedule:   *cleanupSchedule,
+		CleanupBatchSize:  *cleanupBatch,
+		MaxMergeRecords:   disabledIfZero(*maxMerge),
+		SessionRenewAfter: disabledIfZeroFloat(*sessionRenewAfter),
+		EmptyMaxAge:       disabledIfZeroDuration(*emptyMaxAge),
 	})
 	app.RootCmd.AddCommand(guests.Command()) // pocketguest anonymous cleanup
 
@@ -163,6 +168,21 @@ func disabledIfZeroDuration(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+func disabledIfZeroFloat(f float64) float64 {
+	if f == 0 {
+		return -1
+	}
+	return f
+}
+
+func envFloat(name string, fallback float64) float64 {
+	f, err := strconv.ParseFloat(env(name, strconv.FormatFloat(fallback, 'g', -1, 64)), 64)
+	if err != nil {
+		log.Fatalf("POCKETGUEST_%s: not a number: %v", name, err)
+	}
+	return f
 }
 
 // env reads POCKETGUEST_<name>, the environment form of a flag.

@@ -85,6 +85,13 @@ const (
 	DefaultCleanupSchedule  = "@hourly"
 	DefaultCleanupBatchSize = 50
 
+	// DefaultSessionRenewAfter: a cookie session is renewed in the second
+	// half of its token's lifetime (sliding.go).
+	DefaultSessionRenewAfter = 0.5
+	// DefaultEmptyMaxAge: guests that own nothing go after a day without
+	// activity (emptyguests.go).
+	DefaultEmptyMaxAge = 24 * time.Hour
+
 	// DefaultMaxMergeRecords: about 1 s of write lock on a small server
 	// (2,000 rows took 0.22 s).
 	DefaultMaxMergeRecords = 10_000
@@ -132,8 +139,9 @@ type Config struct {
 	// SDK clients, which send the Authorization header, refresh with
 	// auth-refresh as usual.
 	//
-	// If zero it falls back to 0.5 (renew in the second half of the
-	// lifetime); a negative value disables renewal. It must be below 1.
+	// If zero it falls back to DefaultSessionRenewAfter (0.5: renew in the
+	// second half of the lifetime); a negative value disables renewal. It
+	// must be below 1.
 	SessionRenewAfter float64
 
 	// TokenDuration is the lifetime of a guest's auth token (and cookie),
@@ -170,7 +178,8 @@ type Config struct {
 	// inactive before the cleanup job deletes it, sooner than MaxAge.
 	// Guests with data keep MaxAge. See emptyguests.go.
 	//
-	// If zero it falls back to 24 hours; a negative value disables it.
+	// If zero it falls back to DefaultEmptyMaxAge (24 hours); a negative
+	// value disables it.
 	EmptyMaxAge time.Duration
 
 	// ActivityInterval is how often a guest's last activity (the lastSeen
@@ -373,7 +382,7 @@ func (c Config) withDefaults() Config {
 		c.NameField = DefaultNameField
 	}
 	if c.SessionRenewAfter == 0 {
-		c.SessionRenewAfter = 0.5
+		c.SessionRenewAfter = DefaultSessionRenewAfter
 	}
 	if c.TokenDuration <= 0 {
 		c.TokenDuration = DefaultTokenDuration
@@ -388,7 +397,7 @@ func (c Config) withDefaults() Config {
 		c.MaxAge = DefaultMaxAge
 	}
 	if c.EmptyMaxAge == 0 {
-		c.EmptyMaxAge = 24 * time.Hour
+		c.EmptyMaxAge = DefaultEmptyMaxAge
 	}
 	if c.ActivityInterval <= 0 {
 		c.ActivityInterval = DefaultActivityInterval

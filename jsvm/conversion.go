@@ -21,6 +21,8 @@ import (
 // request):
 //
 //	upgradeAnonymous(e, {email, password, passwordConfirm, name?}) → {token, record}
+//	requestUpgradeOTP(e, email) → {otpId}       (a code mailed to email)
+//	confirmUpgradeOTP(e, otpId, code) → {token, record}
 //	deleteAnonymous(e)
 //	onAnonymousLink((e) => { e.anonymous; e.account; e.app; e.next() })
 //
@@ -82,6 +84,32 @@ func bindConversionHooks(vm *goja.Runtime, guests *anonauth.Plugin, linkVMInit f
 			gojax.Throw(vm, err)
 		}
 		return gojax.Upgrade(vm, p, e, call.Argument(1))
+	})
+
+	vm.Set("requestUpgradeOTP", func(call goja.FunctionCall) goja.Value {
+		defer gojax.Guard(nil, vm, "requestUpgradeOTP")
+		e, err := gojax.RequestEventArg(call.Argument(0))
+		if err != nil {
+			gojax.Throw(vm, err)
+		}
+		p, err := resolve()
+		if err != nil {
+			gojax.Throw(vm, err)
+		}
+		return gojax.RequestUpgradeOTP(vm, p, e, call.Argument(1))
+	})
+
+	vm.Set("confirmUpgradeOTP", func(call goja.FunctionCall) goja.Value {
+		defer gojax.Guard(nil, vm, "confirmUpgradeOTP")
+		e, err := gojax.RequestEventArg(call.Argument(0))
+		if err != nil {
+			gojax.Throw(vm, err)
+		}
+		p, err := resolve()
+		if err != nil {
+			gojax.Throw(vm, err)
+		}
+		return gojax.ConfirmUpgradeOTP(vm, p, e, call.Argument(1), call.Argument(2))
 	})
 
 	vm.Set("deleteAnonymous", func(call goja.FunctionCall) goja.Value {

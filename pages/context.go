@@ -59,7 +59,7 @@ func newRenderState(e *core.RequestEvent, rt *route, params map[string]string) *
 // contextNames are the page API functions every context gets (after
 // globalApi's entries, so these win over a plugin's globalApi addition of
 // the same name; onExtendContextApi runs last and may replace anything).
-var contextNames = []string{"redirect", "resolve", "meta", "echo", "env", "store", "stringify", "url", "dbg", "info", "warn", "error", "signInAnonymously", "signOut", "upgradeAnonymous", "deleteAnonymous", "asset",
+var contextNames = []string{"redirect", "resolve", "meta", "echo", "env", "store", "stringify", "url", "dbg", "info", "warn", "error", "signInAnonymously", "signOut", "upgradeAnonymous", "deleteAnonymous", "requestUpgradeOTP", "confirmUpgradeOTP", "asset",
 	"signIn", "signInWithPassword", "registerWithPassword", "requestOTP", "signInWithOTP", "requestOAuth2Login", "signInWithOAuth2"}
 
 // newContext builds the api object (the template's locals) for st, with

@@ -7,7 +7,8 @@ import (
 	"github.com/pocketguest/pocketguest/internal/gojax"
 )
 
-// signInAnonymously(), upgradeAnonymous(), deleteAnonymous() and signOut()
+// signInAnonymously(), upgradeAnonymous(), requestUpgradeOTP(),
+// confirmUpgradeOTP(), deleteAnonymous() and signOut()
 // bound to the page's request, and keeping request.auth in step with the
 // session.
 
@@ -91,4 +92,28 @@ func (v *pageVM) jsSignOut(call goja.FunctionCall) goja.Value {
 	}
 	v.sessionChanged(e, "")
 	return goja.Undefined()
+}
+
+// jsRequestUpgradeOTP is requestUpgradeOTP(email) → {otpId} for the page's
+// guest (or requestUpgradeOTP(e, email)).
+func (v *pageVM) jsRequestUpgradeOTP(call goja.FunctionCall) goja.Value {
+	defer gojax.Guard(v.pg.p.app, v.rt, "requestUpgradeOTP")
+	defer v.enterNative()()
+	e, args := v.pageEvent(call, "requestUpgradeOTP")
+	return gojax.RequestUpgradeOTP(v.rt, v.pg.p.requireGuests(v.rt), e, firstArg(args))
+}
+
+// jsConfirmUpgradeOTP is confirmUpgradeOTP(otpId, code) → {token, record}
+// for the page's guest (or confirmUpgradeOTP(e, otpId, code)).
+func (v *pageVM) jsConfirmUpgradeOTP(call goja.FunctionCall) goja.Value {
+	defer gojax.Guard(v.pg.p.app, v.rt, "confirmUpgradeOTP")
+	defer v.enterNative()()
+	e, args := v.pageEvent(call, "confirmUpgradeOTP")
+	code := goja.Undefined()
+	if len(args) > 1 {
+		code = args[1]
+	}
+	res := gojax.ConfirmUpgradeOTP(v.rt, v.pg.p.requireGuests(v.rt), e, firstArg(args), code)
+	v.sessionChanged(e, res.ToObject(v.rt).Get("token").String())
+	return res
 }

@@ -96,17 +96,23 @@ func (v *pageVM) bindNatives() {
 	signOutFn := rt.ToValue(v.jsSignOut)
 	upgrade := rt.ToValue(v.jsUpgrade)
 	deleteFn := rt.ToValue(v.jsDeleteAnonymous)
+	requestCode := rt.ToValue(v.jsRequestUpgradeOTP)
+	confirmCode := rt.ToValue(v.jsConfirmUpgradeOTP)
 	// The globals too, so page modules (resolve) can call them without e.
 	rt.Set("signInAnonymously", signIn)
 	rt.Set("signOut", signOutFn)
 	rt.Set("upgradeAnonymous", upgrade)
 	rt.Set("deleteAnonymous", deleteFn)
+	rt.Set("requestUpgradeOTP", requestCode)
+	rt.Set("confirmUpgradeOTP", confirmCode)
 
 	v.natives = map[string]goja.Value{
 		"signInAnonymously": signIn,
 		"signOut":           signOutFn,
 		"upgradeAnonymous":  upgrade,
 		"deleteAnonymous":   deleteFn,
+		"requestUpgradeOTP": requestCode,
+		"confirmUpgradeOTP": confirmCode,
 		"redirect":          rt.ToValue(v.jsRedirect),
 		"resolve":           rt.ToValue(v.jsResolve),
 		"meta":              rt.ToValue(v.jsMeta),

@@ -42,6 +42,46 @@ func Upgrade(vm *goja.Runtime, guests *anonauth.Plugin, e *core.RequestEvent, in
 	return AuthData(vm, auth.Token, auth.Record)
 }
 
+// RequestUpgradeOTP is requestUpgradeOTP(e, email) → {otpId}: anonauth's
+// RequestUpgradeOTP for the request's guest.
+func RequestUpgradeOTP(vm *goja.Runtime, guests *anonauth.Plugin, e *core.RequestEvent, email goja.Value) goja.Value {
+	address, ok := stringArg(email)
+	if !ok {
+		Throw(vm, BadArg("requestUpgradeOTP: the email must be a string"))
+	}
+	otpId, err := guests.RequestUpgradeOTP(e, address)
+	if err != nil {
+		Throw(vm, err)
+	}
+	obj := vm.NewObject()
+	obj.Set("otpId", otpId)
+	return obj
+}
+
+// ConfirmUpgradeOTP is confirmUpgradeOTP(e, otpId, code) → {token, record}:
+// anonauth's ConfirmUpgradeOTP for the request's guest.
+func ConfirmUpgradeOTP(vm *goja.Runtime, guests *anonauth.Plugin, e *core.RequestEvent, otpId, code goja.Value) goja.Value {
+	id, ok1 := stringArg(otpId)
+	password, ok2 := stringArg(code)
+	if !ok1 || !ok2 {
+		Throw(vm, BadArg("confirmUpgradeOTP: the otpId and the code must be strings"))
+	}
+	auth, err := guests.ConfirmUpgradeOTP(e, id, password)
+	if err != nil {
+		Throw(vm, err)
+	}
+	return AuthData(vm, auth.Token, auth.Record)
+}
+
+// stringArg is v as a string, if it is one.
+func stringArg(v goja.Value) (string, bool) {
+	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
+		return "", false
+	}
+	s, ok := v.Export().(string)
+	return s, ok
+}
+
 // AuthData is the JS AuthData {token, record} every sign-in global
 // returns. record is the *core.Record itself, so record.id, record.email()
 // and record.get("isAnonymous") work as in any hook.
