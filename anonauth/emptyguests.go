@@ -26,8 +26,8 @@ import (
 //     at the next run with nothing to invalidate.
 //   - A single relation field gets an index on its column
 //     (idx_anon_owner_<collection id>_<field id>, kept in step with the
-//     schema by registerOwnerIndexes), so the check is one index probe per
-//     guest: the listing walks the partial (lastSeen, id) index of guests
+//     schema by registerOwnerIndexes) unless the app has one that starts
+//     with that column, so the check is one index probe per guest: the listing walks the partial (lastSeen, id) index of guests
 //     and probes each field's index. PocketBase does not index relation
 //     columns itself.
 //   - A multiple relation field (a JSON array) cannot be indexed; its check
@@ -145,6 +145,20 @@ func (p *Plugin) applyOwnerIndexes(app core.App, c *core.Collection) bool {
 		}
 	}
 
+	// The app's own index that starts with the column serves the probe as
+	// well (and PocketBase refuses a second index with the same definition).
+	for _, idx := range c.Indexes {
+		parsed := dbutils.ParseIndex(idx)
+		if strings.HasPrefix(parsed.IndexName, ownerIndexPrefix) || parsed.Where != "" || len(parsed.Columns) == 0 {
+			continue
+		}
+		for name, column := range want {
+			if strings.EqualFold(parsed.Columns[0].Name, column) {
+				delete(want, name)
+			}
+		}
+	}
+
 	changed := false
 	for _, idx := range c.Indexes {
 		parsed := dbutils.ParseIndex(idx)
@@ -153,7 +167,7 @@ func (p *Plugin) applyOwnerIndexes(app core.App, c *core.Collection) bool {
 		}
 		column, ok := want[parsed.IndexName]
 		if !ok || len(parsed.Columns) != 1 || parsed.Columns[0].Name != column {
-			c.RemoveIndex(parsed.IndexName) // field gone, renamed or retargeted
+			c.RemoveIndex(parsed.IndexName) // field gone, renamed, retargeted or indexed by the app
 			changed = true
 		}
 	}

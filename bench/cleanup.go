@@ -56,21 +56,49 @@ func (b *bench) cleanup(ctx context.Context) error {
 	}
 	defer s.stop()
 
-	token, err := superuserToken(s)
+	watched, err := b.cleanupUnderLoad(ctx, s, d, c.guests, countSeededIn)
 	if err != nil {
 		return err
 	}
-	if ok, err := hasCronJob(s, token, cleanupJobId); err != nil {
-		return err
-	} else if !ok {
-		c.unavailable = "this pocketguest has no " + cleanupJobId + " cron job"
+	if watched.unavailable != "" {
+		c.unavailable = watched.unavailable
 		b.logf("cleanup row: not available: %s", c.unavailable)
 		return nil
+	}
+	c.took, c.st, c.deleted, c.failed, c.ran = watched.took, watched.st, watched.deleted, watched.failed, true
+	b.logf("  deleted %d of %d stale guests in %s; sign-ins meanwhile: %s", c.deleted, c.guests, c.took.Round(time.Millisecond), c.st.summary())
+	return nil
+}
+
+// watchedCleanup is what cleanupUnderLoad saw.
+type watchedCleanup struct {
+	unavailable string // the binary has no cleanup job
+	took        time.Duration
+	deleted     int
+	failed      string
+	st          stats // the sign-ins meanwhile
+}
+
+// cleanupUnderLoad runs sign-ins at full load on s, starts the server's
+// cleanup job through the crons API once they are at speed, and watches
+// left(db) (the rows the job should delete, out of want) fall to zero or
+// -cleanup-max pass.
+func (b *bench) cleanupUnderLoad(ctx context.Context, s *server, d serverDirs, want int, left func(context.Context, *sql.DB) (int, error)) (watchedCleanup, error) {
+	var w watchedCleanup
+	token, err := superuserToken(s)
+	if err != nil {
+		return w, err
+	}
+	if ok, err := hasCronJob(s, token, cleanupJobId); err != nil {
+		return w, err
+	} else if !ok {
+		w.unavailable = "this pocketguest has no " + cleanupJobId + " cron job"
+		return w, nil
 	}
 
 	db, err := sql.Open("sqlite", filepath.Join(d.data, "data.db")+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
 	if err != nil {
-		return err
+		return w, err
 	}
 	defer db.Close()
 
@@ -86,35 +114,33 @@ func (b *bench) cleanup(ctx context.Context) error {
 	// Let the sign-ins reach full speed before the cleanup starts.
 	time.Sleep(b.cfg.Warmup)
 
-	b.logf("cleanup row: POST /api/crons/%s while sign-ins run", cleanupJobId)
+	b.logf("  POST /api/crons/%s while sign-ins run", cleanupJobId)
 	started := time.Now()
 	if err := runCronJob(s, token, cleanupJobId); err != nil {
 		close(stop)
 		<-loaded
-		return err
+		return w, err
 	}
 
-	left := c.guests
+	remaining := want
 	deadline := started.Add(b.cfg.CleanupMax)
-	for left > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+	for remaining > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(100 * time.Millisecond)
-		if left, err = countSeededIn(ctx, db); err != nil {
+		if remaining, err = left(ctx, db); err != nil {
 			break
 		}
 	}
-	c.took = time.Since(started)
+	w.took = time.Since(started)
 	close(stop)
-	c.st = <-loaded
+	w.st = <-loaded
 	if err != nil {
-		return err
+		return w, err
 	}
-	if left == c.guests {
-		c.failed = fmt.Sprintf("no stale guest deleted within %s", b.cfg.CleanupMax)
+	if remaining == want {
+		w.failed = fmt.Sprintf("no guest deleted within %s", b.cfg.CleanupMax)
 	}
-	c.deleted = c.guests - left
-	c.ran = true
-	b.logf("  deleted %d of %d stale guests in %s; sign-ins meanwhile: %s", c.deleted, c.guests, c.took.Round(time.Millisecond), c.st.summary())
-	return nil
+	w.deleted = want - remaining
+	return w, nil
 }
 
 // superuserToken signs the bench's superuser in (one bcrypt check).

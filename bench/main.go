@@ -47,7 +47,8 @@ type config struct {
 	Concurrency int           // concurrent clients (vegeta workers)
 	Rows        []int         // existing guests for the cost-growth rows
 	Cleanup     int           // stale guests for the cleanup row (0 skips it)
-	CleanupMax  time.Duration // upper bound of the cleanup row
+	CleanupMax  time.Duration // upper bound of the cleanup row (and of the empty row's deletion)
+	EmptyGuests int           // guests for the empty-guests row, half of them owning a cart line (0 skips it)
 	Bin         string        // prebuilt pocketguest binary (default: go build)
 	Keep        bool          // keep the temp dir (pb_data, server logs)
 	Profile     string        // write a server CPU profile per row into this dir
@@ -62,6 +63,7 @@ func defaultConfig() config {
 		Rows:        []int{0, 100_000, 1_000_000},
 		Cleanup:     100_000,
 		CleanupMax:  150 * time.Second,
+		EmptyGuests: 1_000_000,
 	}
 }
 
@@ -74,6 +76,7 @@ func quickConfig() config {
 	c.Rows = []int{0, 1_000}
 	c.Cleanup = 1_000
 	c.CleanupMax = 20 * time.Second
+	c.EmptyGuests = 1_000
 	return c
 }
 
@@ -107,6 +110,7 @@ func parseFlags(args []string) (config, error) {
 	rows := fs.String("rows", "0,100000,1000000", "existing guests for the cost-growth rows, comma separated (empty skips them)")
 	cleanup := fs.Int("cleanup", def.Cleanup, "stale guests for the cleanup row (0 skips it)")
 	cleanupMax := fs.Duration("cleanup-max", def.CleanupMax, "upper bound of the cleanup row")
+	empty := fs.Int("empty", def.EmptyGuests, "guests for the empty-guests row (--anonEmptyMaxAge), half of them owning a cart line (0 skips it)")
 	bin := fs.String("bin", "", "use this pocketguest binary instead of building the module root")
 	keep := fs.Bool("keep", false, "keep the temp dir (pb_data copies, server.log) and print its path")
 	profile := fs.String("profile", "", "write a CPU profile of the server for each row into this directory (`go tool pprof -top DIR/<row>.pprof`); the server is then built with a pprof listener on 127.0.0.1")
@@ -142,6 +146,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if set["cleanup-max"] || !*quick {
 		cfg.CleanupMax = *cleanupMax
+	}
+	if set["empty"] || !*quick {
+		cfg.EmptyGuests = *empty
 	}
 	cfg.Concurrency = *concurrency
 	cfg.Bin = *bin
@@ -224,7 +231,7 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 		logf("servers serve net/http/pprof on http://%s/debug/pprof/", b.pprofAddr)
 	}
 
-	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.starterPage, b.replicationCost, b.costGrowth, b.cleanup}
+	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.starterPage, b.replicationCost, b.costGrowth, b.cleanup, b.emptyCleanup}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return rep, err

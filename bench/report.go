@@ -21,6 +21,7 @@ type report struct {
 	replication [2]pathRow // endpoint without, then with --replicate
 	growth      []growthRow
 	cleanup     cleanupRow
+	empty       emptyRow
 }
 
 type pathRow struct {
@@ -172,6 +173,8 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "  cleanup FAILED: %s\n", firstLine(c.failed))
 		}
 	}
+
+	r.printEmpty(w)
 
 	r.printTargets(w)
 
@@ -360,4 +363,29 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+func (r *report) printEmpty(w io.Writer) {
+	e := r.empty
+	fmt.Fprintf(w, "\nEarly cleanup of empty guests: %s guests last seen %s ago, every second one owning a cart line (carts.owner, indexed by anonauth)\n", count(e.guests), fmtDur(emptyIdle))
+	if !e.ran {
+		fmt.Fprintf(w, "  not available: %s\n", orSkipped(e.unavailable))
+		return
+	}
+	fmt.Fprintf(w, "  decide (CLI --dry-run, server stopped): %s empty of %s in %s; the same dry run without the owns-nothing check: %s\n",
+		count(e.found), count(e.guests), fmtDur(e.decide), fmtDur(e.bare))
+	c := e.watched
+	empty := e.guests - e.owned
+	rate := 0.0
+	if c.took > 0 {
+		rate = float64(c.deleted) / c.took.Seconds()
+	}
+	fmt.Fprintf(w, "  delete (the server's %s job): %s of %s empty guests in %s (%s guests/s, count included)\n", cleanupJobId, count(c.deleted), count(empty), fmtDur(c.took), fmtRate(rate))
+	if c.deleted < empty && rate > 0 {
+		fmt.Fprintf(w, "            stopped at -cleanup-max; at that rate all %s take ~%s\n", count(empty), fmtDur(time.Duration(float64(empty)/rate*float64(time.Second))))
+	}
+	fmt.Fprintf(w, "  sign-ins meanwhile: %s/s, p50 %s, p99 %s, errors %s, server CPU %s/sign-in, other %.2f cores\n", fmtRate(c.st.rate()), fmtDur(c.st.p50), fmtDur(c.st.p99), fmtErrors(c.st), fmtCPU(c.st.cpuPerOK()), c.st.otherCores())
+	if c.failed != "" {
+		fmt.Fprintf(w, "  empty cleanup FAILED: %s\n", firstLine(c.failed))
+	}
 }

@@ -63,7 +63,7 @@ func buildBinary(ctx context.Context, dir, prebuilt string, profile bool) (*bina
 	bin := &binary{path: path, flags: map[string]bool{}}
 
 	help, _ := exec.CommandContext(ctx, path, "serve", "--help").CombinedOutput()
-	for _, f := range []string{"templatesDir", "hooksDir", "anonRateLimit", "migrationsDir", "hooksWatch", "automigrate", "replicate"} {
+	for _, f := range []string{"templatesDir", "hooksDir", "anonRateLimit", "migrationsDir", "hooksWatch", "automigrate", "replicate", "anonEmptyMaxAge"} {
 		bin.flags[f] = bytes.Contains(help, []byte("--"+f))
 	}
 	if !bin.flags["anonRateLimit"] {
