@@ -20,6 +20,12 @@ const (
 	// live session is still activity.
 	priorityActivity = apis.DefaultLoadAuthTokenMiddlewarePriority + 1
 
+	// prioritySlidingSession: after the activity middleware (a renewed
+	// guest has been noted as active) and before the route, which may set
+	// or clear the pb_auth cookie itself: the renewal, added when the
+	// response is written, then leaves that cookie alone (sliding.go).
+	prioritySlidingSession = apis.DefaultLoadAuthTokenMiddlewarePriority + 2
+
 	// --- OnRecordAuthRequest (every auth response: sign-in, refresh, ours) ---
 
 	// priorityLinkOnSignIn: before priorityAuthResponse, so the merge

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -92,11 +91,8 @@ func (p *Plugin) registerSlidingSession() {
 	}
 	p.app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		se.Router.Bind(&hook.Handler[*core.RequestEvent]{
-			Id: slidingMiddlewareId,
-			// After pbLoadAuthToken (e.Auth is the verified session) and the
-			// activity middleware, before the route: the route may still set
-			// the cookie itself, which the renewal then leaves alone.
-			Priority: apis.DefaultLoadAuthTokenMiddlewarePriority + 2,
+			Id:       slidingMiddlewareId,
+			Priority: prioritySlidingSession, // hookorder.go
 			Func:     p.slideSession,
 		})
 		return se.Next()
