@@ -177,6 +177,17 @@ func TestUpgradeByCodeNewAddress(t *testing.T) {
 	if countEvents(t, h.app, anonauth.AuditConverted, "otp") != 1 {
 		t.Fatal("want one converted event with reason otp")
 	}
+	var stats struct {
+		Converted24h       int `db:"converted24h"`
+		ConvertedByCode24h int `db:"convertedByCode24h"`
+	}
+	if err := h.app.DB().Select("converted24h", "convertedByCode24h").From(anonauth.StatsCollection).
+		Where(dbx.HashExp{"collection": "users"}).One(&stats); err != nil {
+		t.Fatal(err)
+	}
+	if stats.Converted24h != 1 || stats.ConvertedByCode24h != 1 {
+		t.Fatalf("stats view: %+v", stats)
+	}
 
 	// Used once: the same code again is PocketBase's 400 (and the caller
 	// is no longer a guest).
