@@ -206,20 +206,16 @@ func (p *Plugin) verifyUpgradeOTP(e *core.RequestEvent, guest *core.Record, otpI
 		return nil, errOTPDisabled()
 	}
 
-	form := struct{ OTPId, Password string }{otpId, code}
-	if err := validation.ValidateStruct(&form,
-		validation.Field(&form.OTPId, validation.Required, validation.Length(1, 255)),
-		validation.Field(&form.Password, validation.Required, validation.Length(1, 71)),
-	); err != nil {
-		var verrs validation.Errors
-		if errors.As(err, &verrs) { // PocketBase's field names
-			renamed := validation.Errors{}
-			for k, v := range verrs {
-				renamed[map[string]string{"OTPId": "otpId", "Password": "password"}[k]] = v
-			}
-			err = renamed
-		}
-		return nil, router.NewBadRequestError("An error occurred while validating the submitted data.", err)
+	// PocketBase's auth-with-otp form rules and field names.
+	errs := validation.Errors{}
+	if err := validation.Validate(otpId, validation.Required, validation.Length(1, 255)); err != nil {
+		errs["otpId"] = err
+	}
+	if err := validation.Validate(code, validation.Required, validation.Length(1, 71)); err != nil {
+		errs["password"] = err
+	}
+	if len(errs) > 0 {
+		return nil, router.NewBadRequestError("An error occurred while validating the submitted data.", errs)
 	}
 
 	otp, err := app.FindOTPById(otpId)

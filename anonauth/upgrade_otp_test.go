@@ -267,6 +267,11 @@ func TestUpgradeByCodeErrors(t *testing.T) {
 		if res := h.post(requestOTPURL, cookie, []int{1}); res.StatusCode != 400 {
 			t.Fatalf("hostile body: %d", res.StatusCode)
 		}
+		for _, bad := range []any{map[string]string{}, map[string]string{"otpId": "x"}, map[string]string{"otpId": "x", "password": strings.Repeat("1", 72)}, "text"} {
+			if res := h.post(confirmOTPURL, cookie, bad); res.StatusCode != 400 {
+				t.Fatalf("confirm %v: %d", bad, res.StatusCode)
+			}
+		}
 		if h.app.TestMailer.TotalSend() != 0 {
 			t.Fatal("no mail may be sent for bad input")
 		}
