@@ -348,6 +348,16 @@ func (p *Plugin) deleteStale(collection *core.Collection, ids []string, pass cle
 		begun = time.Now() // the write connection is ours from here
 		done = done[:0]
 		skipped = 0
+		var empty map[string]bool
+		if pass.reason == ReasonEmpty {
+			// Under the write lock: a record written since the guests were
+			// listed is seen here, and none can be written after (the
+			// relation guard, relguard.go, refuses a deleted owner).
+			var err error
+			if empty, err = stillEmpty(txApp, collection, pass.owners, ids); err != nil {
+				return err
+			}
+		}
 		for _, id := range ids {
 			record, err := txApp.FindRecordById(collection, id)
 			if err != nil {
@@ -360,18 +370,9 @@ func (p *Plugin) deleteStale(collection *core.Collection, ids []string, pass cle
 				skipped++ // converted or active since it was listed
 				continue
 			}
-			if pass.reason == ReasonEmpty {
-				// Under the write lock: a record written since the guest was
-				// listed is seen here, and none can be written after (the
-				// relation guard, relguard.go, refuses a deleted owner).
-				empty, err := ownsNothingNow(txApp, collection, pass.owners, record.Id)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					skipped++ // owns something now: MaxAge applies
-					continue
-				}
+			if empty != nil && !empty[record.Id] {
+				skipped++ // owns something now: MaxAge applies
+				continue
 			}
 			if err := txApp.Delete(record); err != nil {
 				return fmt.Errorf("failed to delete guest %q: %w", record.Id, err)

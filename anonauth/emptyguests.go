@@ -8,6 +8,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/dbutils"
 	"github.com/pocketbase/pocketbase/tools/inflector"
+	"github.com/pocketbase/pocketbase/tools/list"
 )
 
 // Early cleanup of empty guests.
@@ -92,14 +93,19 @@ func ownsNothing(collection *core.Collection, refs []ownerRef) dbx.Expression {
 	return dbx.And(exps...)
 }
 
-// ownsNothingNow checks one guest, through txApp (the delete transaction).
-func ownsNothingNow(txApp core.App, collection *core.Collection, refs []ownerRef, id string) (bool, error) {
-	var n int
-	err := txApp.DB().Select("COUNT(*)").From(collection.Name).
-		Where(dbx.HashExp{collection.Name + ".id": id}).
+// stillEmpty returns which of ids own nothing now, in one query through
+// txApp (the delete transaction, under the write lock).
+func stillEmpty(txApp core.App, collection *core.Collection, refs []ownerRef, ids []string) (map[string]bool, error) {
+	var empty []string
+	err := txApp.DB().Select(collection.Name + ".id").From(collection.Name).
+		Where(dbx.In(collection.Name+".id", list.ToInterfaceSlice(ids)...)).
 		AndWhere(ownsNothing(collection, refs)).
-		Row(&n)
-	return n == 1, err
+		Column(&empty)
+	out := make(map[string]bool, len(empty))
+	for _, id := range empty {
+		out[id] = true
+	}
+	return out, err
 }
 
 // registerOwnerIndexes keeps an index on every single relation column that
