@@ -1,6 +1,8 @@
 package anonauth
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -230,8 +232,23 @@ func (p *Plugin) signAuthToken(record *core.Record, lifetime time.Duration) (str
 			ExpiresAt: jwt.NewNumericDate(p.now().Add(lifetime)),
 		},
 	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(key))
+	// jwt.Token.SignedString, minus marshaling its constant header map:
+	// the same bytes, signed by the same SigningMethodHS256.
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	signing := jwtHeaderHS256 + "." + base64.RawURLEncoding.EncodeToString(payload)
+	sig, err := jwt.SigningMethodHS256.Sign(signing, []byte(key))
+	if err != nil {
+		return "", err
+	}
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
+
+// jwtHeaderHS256 is the encoded header jwt.NewWithClaims writes for HS256:
+// base64url(`{"alg":"HS256","typ":"JWT"}`).
+const jwtHeaderHS256 = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 
 // authTokenClaims are the claims of record.NewAuthToken (core.TokenClaim*)
 // as a struct: the same token PocketBase reads into a map, encoded without
