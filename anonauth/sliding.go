@@ -160,7 +160,8 @@ func (p *Plugin) renewCookie(e *core.RequestEvent, header http.Header, record *c
 
 	var line strings.Builder
 	if sameRecordVersion(oldJSON, record) {
-		line.Grow(len(attrs) + (len(token)+len(oldJSON))*5/4 + 64)
+		line.Grow(len(attrs) + uricomponent.Len(`{"token":"",`) + uricomponent.Len(token) +
+			uricomponent.Len(`"record":}`) + uricomponent.Len(string(oldJSON)))
 		line.WriteString(prefix)
 		uricomponent.Write(&line, `{"token":"`)
 		uricomponent.Write(&line, token) // base64url and dots: nothing to escape in JSON
