@@ -72,6 +72,10 @@ func TestPagesPassBasicAccessibilityChecks(t *testing.T) {
 	audit("orders")
 	p.checkoutAsGuest("Ada", "ada@example.org", "12 Analytical Way")
 	audit("order confirmation")
+	p.open("/save-by-code")
+	audit("save by code, email form")
+	p.open("/save-by-code?otpId=x&code=123")
+	audit("save by code, code form")
 	if got := p.eval(`getComputedStyle(document.querySelector('.skip-link')).position`); !strings.Contains(got, "absolute") {
 		t.Errorf("skip link position %q, want it off-screen until focused", got)
 	}
