@@ -273,12 +273,17 @@ func (p *Plugin) convertByOTP(app core.App, guest *core.Record, v *verifiedOTP) 
 // relations transferred, guest deleted). Either way it returns the new
 // session, sets the pb_auth cookie and e.Auth.
 //
-// Errors (*router.ApiError): 401 no session, 400 not a guest or an invalid,
+// Errors (*router.ApiError): 403 a cross-site browser request (see
+// CheckSameOrigin: the answer sets the session cookie), 401 no session, 400
+// not a guest or an invalid,
 // expired or wrong code, 403 OTP disabled, 409 the address was taken since
 // the code was sent (nothing changed), 429 too many wrong codes; a merge
 // into an account whose collection requires MFA is refused (401): use the
 // HTTP endpoint, which asks for the second factor as PocketBase does.
 func (p *Plugin) ConfirmUpgradeOTP(e *core.RequestEvent, otpId, code string) (*AuthData, error) {
+	if err := p.CheckSameOrigin(e.Request); err != nil {
+		return nil, err // the answer sets the session cookie (login CSRF)
+	}
 	guest, err := p.requestGuest(e, "")
 	if err != nil {
 		return nil, err
@@ -364,6 +369,9 @@ func (p *Plugin) handleRequestUpgradeOTP(e *core.RequestEvent) error {
 // password}: 200 {token, record} and the pb_auth cookie, through
 // apis.RecordAuthResponse (OnRecordAuthRequest fires).
 func (p *Plugin) handleConfirmUpgradeOTP(e *core.RequestEvent) error {
+	if err := p.CheckSameOrigin(e.Request); err != nil {
+		return err // the answer sets the session cookie (login CSRF)
+	}
 	guest, err := p.requestGuest(e, e.Request.PathValue("collection"))
 	if err != nil {
 		return err

@@ -277,6 +277,27 @@ func TestUpgradeByCodeErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("cross-site confirmation 403 (it would set the session cookie)", func(t *testing.T) {
+		t.Parallel()
+		h := newOTPHarness(t)
+		guest, cookie := h.guest()
+		otpId := otpIdOf(t, h.post(requestOTPURL, cookie, map[string]string{"email": "x@example.org"}))
+		code, _ := h.lastCode("x@example.org")
+		token, _ := anonauth.DecodeAuthCookie(strings.TrimPrefix(cookie, anonauth.CookieName+"="))
+		req := httptest.NewRequest(http.MethodPost, confirmOTPURL, strings.NewReader(`{"otpId":"`+otpId+`","password":"`+code+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", token) // not even the cookie: a header session
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		rec := httptest.NewRecorder()
+		h.handler.ServeHTTP(rec, req)
+		if rec.Code != 403 || rec.Header().Get("Set-Cookie") != "" {
+			t.Fatalf("cross-site confirm: %d, Set-Cookie %q", rec.Code, rec.Header().Get("Set-Cookie"))
+		}
+		if fresh, _ := h.app.FindRecordById("users", guest.Id); !anonauth.IsAnonymous(fresh) {
+			t.Fatal("nothing may change")
+		}
+	})
+
 	t.Run("wrong code 400, then PocketBase's attempt limit 429", func(t *testing.T) {
 		t.Parallel()
 		h := newOTPHarness(t)
