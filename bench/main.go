@@ -51,6 +51,7 @@ type config struct {
 	Bin         string        // prebuilt pocketguest binary (default: go build)
 	Keep        bool          // keep the temp dir (pb_data, server logs)
 	Profile     string        // write a server CPU profile per row into this dir
+	PerCore     []int         // GOMAXPROCS values of the per-core endpoint rows
 	Quick       bool
 }
 
@@ -62,6 +63,7 @@ func defaultConfig() config {
 		Rows:        []int{0, 100_000, 1_000_000},
 		Cleanup:     100_000,
 		CleanupMax:  150 * time.Second,
+		PerCore:     []int{1, 2},
 	}
 }
 
@@ -104,6 +106,7 @@ func parseFlags(args []string) (config, error) {
 	duration := fs.Duration("duration", def.Duration, "measured load time of each row")
 	warmup := fs.Duration("warmup", def.Warmup, "unmeasured load before each row (JIT of VM pools, SQLite page cache)")
 	concurrency := fs.Int("concurrency", def.Concurrency, "concurrent clients (keep-alive connections at max rate)")
+	perCore := fs.String("percore", "1,2", "GOMAXPROCS values of the per-core endpoint rows, comma separated (empty skips them)")
 	rows := fs.String("rows", "0,100000,1000000", "existing guests for the cost-growth rows, comma separated (empty skips them)")
 	cleanup := fs.Int("cleanup", def.Cleanup, "stale guests for the cleanup row (0 skips it)")
 	cleanupMax := fs.Duration("cleanup-max", def.CleanupMax, "upper bound of the cleanup row")
@@ -143,6 +146,11 @@ func parseFlags(args []string) (config, error) {
 	if set["cleanup-max"] || !*quick {
 		cfg.CleanupMax = *cleanupMax
 	}
+	procs, err := parseProcs(*perCore)
+	if err != nil {
+		return config{}, err
+	}
+	cfg.PerCore = procs
 	cfg.Concurrency = *concurrency
 	cfg.Bin = *bin
 	cfg.Keep = *keep
@@ -159,6 +167,22 @@ func parseFlags(args []string) (config, error) {
 		return config{}, fmt.Errorf("-concurrency must be ≥ 1 and -duration > 0")
 	}
 	return cfg, nil
+}
+
+func parseProcs(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-percore: %q is not a GOMAXPROCS value (≥ 1)", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func parseRows(s string) ([]int, error) {
@@ -224,7 +248,7 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 		logf("servers serve net/http/pprof on http://%s/debug/pprof/", b.pprofAddr)
 	}
 
-	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.starterPage, b.replicationCost, b.costGrowth, b.cleanup}
+	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.starterPage, b.replicationCost, b.perCore, b.costGrowth, b.cleanup}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return rep, err

@@ -103,6 +103,7 @@ type serverDirs struct {
 	data, hooks, templates, migrations string
 	pprofAddr                          string   // BENCH_PPROF_ADDR for a -profile build ("" = none)
 	extraArgs                          []string // more serve flags (e.g. --replicate)
+	gomaxprocs                         int      // GOMAXPROCS of the server (0 = Go's default, all cores)
 }
 
 // startServer runs `pocketguest serve` on a free 127.0.0.1 port and waits
@@ -146,6 +147,9 @@ func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, er
 	if dirs.pprofAddr != "" {
 		env = append(env, "BENCH_PPROF_ADDR="+dirs.pprofAddr)
 	}
+	if dirs.gomaxprocs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(dirs.gomaxprocs))
+	}
 	proc, err := devserver.Start(devserver.Options{Binary: bin.path, Dir: filepath.Dir(dirs.data), Args: args, Env: env})
 	if err != nil {
 		return nil, err
@@ -166,6 +170,11 @@ func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, er
 // apart from the load generator's on the same cores.
 func (s *server) cpuTime() time.Duration {
 	return processCPU(strconv.Itoa(s.proc.Pid()))
+}
+
+// rss is the server process's resident memory now, in bytes.
+func (s *server) rss() int64 {
+	return processRSS(strconv.Itoa(s.proc.Pid()))
 }
 
 func (s *server) url(path string) string {
