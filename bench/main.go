@@ -52,6 +52,7 @@ type config struct {
 	Keep        bool          // keep the temp dir (pb_data, server logs)
 	Profile     string        // write a server CPU profile per row into this dir
 	PerCore     []int         // GOMAXPROCS values of the per-core endpoint rows
+	ServeArgs   []string      // extra `pocketguest serve` flags (A/B runs, e.g. --dbStmtCache=0)
 	Quick       bool
 }
 
@@ -106,6 +107,7 @@ func parseFlags(args []string) (config, error) {
 	duration := fs.Duration("duration", def.Duration, "measured load time of each row")
 	warmup := fs.Duration("warmup", def.Warmup, "unmeasured load before each row (JIT of VM pools, SQLite page cache)")
 	concurrency := fs.Int("concurrency", def.Concurrency, "concurrent clients (keep-alive connections at max rate)")
+	serveArgs := fs.String("serve-args", "", "extra `pocketguest serve` flags, space separated, for A/B runs (e.g. \"--dbStmtCache=0\")")
 	perCore := fs.String("percore", "1,2", "GOMAXPROCS values of the per-core endpoint rows, comma separated (empty skips them)")
 	rows := fs.String("rows", "0,100000,1000000", "existing guests for the cost-growth rows, comma separated (empty skips them)")
 	cleanup := fs.Int("cleanup", def.Cleanup, "stale guests for the cleanup row (0 skips it)")
@@ -151,6 +153,7 @@ func parseFlags(args []string) (config, error) {
 		return config{}, err
 	}
 	cfg.PerCore = procs
+	cfg.ServeArgs = strings.Fields(*serveArgs)
 	cfg.Concurrency = *concurrency
 	cfg.Bin = *bin
 	cfg.Keep = *keep
@@ -240,6 +243,7 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 	}
 
 	rep := newReport(cfg, bin)
+	bin.serveArgs = cfg.ServeArgs
 	b := &bench{cfg: cfg, bin: bin, tmp: tmp, fixtures: fixtures, logf: logf, rep: rep}
 	if cfg.Profile != "" {
 		if b.pprofAddr, err = devserver.FreeAddr(); err != nil {

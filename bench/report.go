@@ -109,6 +109,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "server:  the pocketguest binary on 127.0.0.1, fresh pb_data per phase, anonymous RATE LIMIT OFF (--anonRateLimit=0)\n")
 	fmt.Fprintf(w, "load:    vegeta v12 library, %d concurrent keep-alive clients at max rate, %s measured per row after %s warm-up\n",
 		r.cfg.Concurrency, r.cfg.Duration, r.cfg.Warmup)
+	if len(r.cfg.ServeArgs) > 0 {
+		fmt.Fprintf(w, "serve:   extra flags %s\n", strings.Join(r.cfg.ServeArgs, " "))
+	}
 	if r.cfg.Quick {
 		fmt.Fprintf(w, "mode:    -quick (proves the bench works; the numbers are not the measurement)\n")
 	}

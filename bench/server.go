@@ -31,6 +31,8 @@ const (
 type binary struct {
 	path  string
 	flags map[string]bool // serve flags it knows (templatesDir may not exist yet)
+	// serveArgs are added to every `serve` (-serve-args).
+	serveArgs []string
 }
 
 // buildBinary compiles the module root (the pocketguest command) into dir,
@@ -141,6 +143,7 @@ func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, er
 		args = append(args, "--templatesDir="+dirs.templates)
 	}
 
+	args = append(args, bin.serveArgs...)
 	args = append(args, dirs.extraArgs...)
 
 	env := devserver.Env()
