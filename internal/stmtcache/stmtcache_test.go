@@ -368,3 +368,74 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("rows = %d, want %d", n, goroutines*each)
 	}
 }
+
+// Record writes and filtered reads from many goroutines while the
+// collection gains fields: every statement cached before a change keeps
+// working after it (run with -race).
+func TestConcurrentCollectionChangesThroughPocketBase(t *testing.T) {
+	app := core.NewBaseApp(core.BaseAppConfig{DataDir: t.TempDir(), DBConnect: DBConnect(Config{Size: 8})})
+	if err := app.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	defer app.ResetBootstrapState()
+	if err := app.RunAllMigrations(); err != nil {
+		t.Fatal(err)
+	}
+	col := core.NewBaseCollection("notes")
+	col.Fields.Add(&core.TextField{Name: "title"})
+	if err := app.Save(col); err != nil {
+		t.Fatal(err)
+	}
+
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers+1)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				c, err := app.FindCachedCollectionByNameOrId("notes")
+				if err != nil {
+					errs <- err
+					return
+				}
+				r := core.NewRecord(c)
+				r.Set("title", fmt.Sprintf("w%d-%d", w, i))
+				if err := app.Save(r); err != nil {
+					errs <- fmt.Errorf("save: %w", err)
+					return
+				}
+				got, err := app.FindRecordsByFilter("notes", "title ~ {:p}", "", 0, 0, dbx.Params{"p": fmt.Sprintf("w%d-", w)})
+				if err != nil {
+					errs <- fmt.Errorf("find: %w", err)
+					return
+				}
+				if len(got) != i+1 {
+					errs <- fmt.Errorf("worker %d sees %d of its %d records", w, len(got), i+1)
+					return
+				}
+			}
+		}(w)
+	}
+	for i := 0; i < 4; i++ {
+		col.Fields.Add(&core.TextField{Name: fmt.Sprintf("extra%d", i)})
+		if err := app.Save(col); err != nil {
+			errs <- fmt.Errorf("collection save: %w", err)
+			break
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total, err := app.CountRecords("notes")
+	if err != nil || total != workers*each {
+		t.Fatalf("records = %d, %v; want %d", total, err, workers*each)
+	}
+	r, err := app.FindFirstRecordByFilter("notes", "extra3 = ''")
+	if err != nil || r == nil {
+		t.Fatalf("the last added field is not queryable: %v", err)
+	}
+}
