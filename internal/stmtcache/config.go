@@ -11,9 +11,9 @@ import (
 )
 
 // DefaultSize is the number of prepared statements kept per connection when
-// Config.Size is 0: well above the distinct statements of a sign-in and of
-// the request log (~20), small enough that a full pool of connections stays
-// a few MB.
+// Config.Size is 0: room for the statements an app repeats on a connection
+// (a sign-in's inserts and lookups, the request log's insert, its hooks'
+// queries), while a connection that sees many one-off queries stays bounded.
 const DefaultSize = 64
 
 // Pragmas are PocketBase's DSN pragmas (core.DefaultDBConnect, v0.39.11):
