@@ -315,12 +315,6 @@ func verdict(ok bool) string {
 // paths within 10% of the endpoint in CPU/op, p99, server memory.
 func (r *report) printTargets16(w io.Writer) {
 	ep, page, hook := r.paths[0], r.paths[1], r.paths[2]
-	verdict := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "MISSED"
-	}
 	fmt.Fprintf(w, "\nTargets (issue 16, CPU/op = server CPU per sign-in)\n")
 	if !ep.ran || ep.st.cpuPerOK() <= 0 {
 		fmt.Fprintf(w, "  not available: the endpoint row did not run or /proc is missing\n")
