@@ -14,12 +14,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase"
 	pbjsvm "github.com/pocketbase/pocketbase/plugins/jsvm"
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
 	"github.com/pocketbase/pocketbase/tools/osutils"
 
 	"github.com/pocketguest/pocketguest/anonauth"
+	"github.com/pocketguest/pocketguest/internal/stmtcache"
 	"github.com/pocketguest/pocketguest/jsvm"
 	"github.com/pocketguest/pocketguest/pages"
 	"github.com/pocketguest/pocketguest/replicate"
@@ -52,9 +54,21 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 	// --dev or POCKETGUEST_DEV=true. pocketbase.New() would switch it on by
 	// itself for a binary under the temp dir or the Go build cache, which is
 	// where many deployments and CI builds happen to run from.
-	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: envBool("DEV", false)})
+	//
+	// The database is opened at bootstrap, after the flags are parsed, so
+	// DBConnect reads --dbStmtCache then.
+	var stmtCacheSize *int
+	app := pocketbase.NewWithConfig(pocketbase.Config{
+		DefaultDev: envBool("DEV", false),
+		DBConnect: func(dbPath string) (*dbx.DB, error) {
+			return stmtcache.DBConnect(stmtcache.Config{Size: disabledIfZero(*stmtCacheSize)})(dbPath)
+		},
+	})
 	flags := app.RootCmd.PersistentFlags()
 	flags.Lookup("dev").Usage = "dev mode: PocketBase's logs and SQL on the console, and error details (source lines, stack) on template error pages; off unless given (env POCKETGUEST_DEV)"
+
+	// Database: prepared statements kept per SQLite connection.
+	stmtCacheSize = flags.Int("dbStmtCache", envInt("DB_STMT_CACHE", stmtcache.DefaultSize), "prepared SQL statements cached per database connection; 0 disables the cache")
 
 	// `pocketguest --version`: cobra adds the flag; print our lines as they are.
 	app.RootCmd.Version = version()

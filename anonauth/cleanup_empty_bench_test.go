@@ -71,9 +71,9 @@ func BenchmarkCleanupPass(b *testing.B) {
 				}
 				b.StartTimer()
 
-				start := processCPU(b)
+				start := processCPU()
 				res, err := p.Cleanup(context.Background(), opts)
-				cpu += processCPU(b) - start
+				cpu += processCPU() - start
 				if err != nil || res.Deleted != 1000 {
 					b.Fatalf("%+v, %v", res, err)
 				}

@@ -3,7 +3,6 @@ package anonauth_test
 import (
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
 
@@ -95,11 +94,11 @@ func BenchmarkCookieSessionRequest(b *testing.B) {
 				kinds[0], kinds[1] = kinds[1], kinds[0] // alternate which kind goes first
 			}
 			for _, c := range kinds {
-				start := processCPU(b)
+				start := processCPU()
 				for j := 0; j < block; j++ {
 					request(b, c.cookie, c.renewed)
 				}
-				*c.total += processCPU(b) - start
+				*c.total += processCPU() - start
 			}
 		}
 		n := float64((b.N + block - 1) / block * block)
@@ -130,13 +129,4 @@ func BenchmarkCookieSessionRequest(b *testing.B) {
 			}
 		})
 	}
-}
-
-// processCPU is the CPU time (user + system) the process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

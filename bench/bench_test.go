@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -67,6 +69,20 @@ func TestQuickBench(t *testing.T) {
 		checkRow(t, g.label(), g.st)
 	}
 
+	if len(rep.perCore) != len(cfg.PerCore) {
+		t.Fatalf("%d per-core rows, want %d", len(rep.perCore), len(cfg.PerCore))
+	}
+	for _, p := range rep.perCore {
+		if !p.ran {
+			t.Errorf("per-core row GOMAXPROCS=%d did not run", p.procs)
+			continue
+		}
+		checkRow(t, fmt.Sprintf("GOMAXPROCS=%d", p.procs), p.st)
+	}
+	if rep.paths[0].st.peakRSS <= 0 && runtime.GOOS == "linux" {
+		t.Error("row 1 has no peak RSS on Linux")
+	}
+
 	c := rep.cleanup
 	if c.ran {
 		checkRow(t, "signins during cleanup", c.st)
@@ -111,5 +127,21 @@ func TestParseFlags(t *testing.T) {
 
 	if _, err := parseFlags([]string{"-rows", "lots"}); err == nil {
 		t.Error("-rows lots: want an error")
+	}
+
+	cfg, err = parseFlags([]string{"-percore", "1, 4", "-serve-args", "--dbStmtCache=0  --hooksPool=32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(cfg.PerCore) != "[1 4]" || fmt.Sprint(cfg.ServeArgs) != "[--dbStmtCache=0 --hooksPool=32]" {
+		t.Errorf("-percore/-serve-args gave %v %v", cfg.PerCore, cfg.ServeArgs)
+	}
+	if cfg, _ := parseFlags([]string{"-percore", ""}); len(cfg.PerCore) != 0 {
+		t.Errorf("-percore \"\" gave %v, want none", cfg.PerCore)
+	}
+	for _, bad := range []string{"0", "two"} {
+		if _, err := parseFlags([]string{"-percore", bad}); err == nil {
+			t.Errorf("-percore %s: want an error", bad)
+		}
 	}
 }

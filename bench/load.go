@@ -31,6 +31,7 @@ type load struct {
 	check       func(*vegeta.Result) error
 	stop        <-chan struct{}            // optional: end the attack early when closed
 	serverCPU   func() time.Duration       // optional: the server's CPU time so far
+	serverRSS   func() int64               // optional: the server's resident memory now (bytes)
 	onMeasure   func(time.Duration) func() // optional: called as the measured attack starts; returns a wait
 }
 
@@ -43,6 +44,7 @@ type stats struct {
 	serverCPU  time.Duration   // CPU the server used during the attack (0: unknown)
 	benchCPU   time.Duration   // CPU the bench (load generator) used
 	otherCPU   time.Duration   // CPU every other process of the machine used
+	peakRSS    int64           // the server's largest resident memory seen during the attack (0: unknown)
 	latencies  []time.Duration // sorted; kept so that slices of one row can be merged
 }
 
@@ -54,6 +56,7 @@ func (s stats) merge(o stats) stats {
 	s.serverCPU += o.serverCPU
 	s.benchCPU += o.benchCPU
 	s.otherCPU += o.otherCPU
+	s.peakRSS = max(s.peakRSS, o.peakRSS)
 	if s.firstError == "" {
 		s.firstError = o.firstError
 	}
@@ -140,9 +143,11 @@ func (l load) run() stats {
 	if l.onMeasure != nil {
 		wait = l.onMeasure(l.duration)
 	}
+	stopRSS := l.sampleRSS()
 	before := takeSnapshot(l.serverCPU)
 	st := l.attack(client, l.duration, l.name)
 	after := takeSnapshot(l.serverCPU)
+	st.peakRSS = stopRSS()
 	if l.serverCPU != nil {
 		st.serverCPU = after.server - before.server
 	}
@@ -152,6 +157,30 @@ func (l load) run() stats {
 	}
 	wait()
 	return st
+}
+
+// sampleRSS samples the server's resident memory every 100ms until the
+// returned function is called, which returns the peak.
+func (l load) sampleRSS() func() int64 {
+	if l.serverRSS == nil {
+		return func() int64 { return 0 }
+	}
+	stop, peak := make(chan struct{}), make(chan int64)
+	go func() {
+		var p int64
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			p = max(p, l.serverRSS())
+			select {
+			case <-stop:
+				peak <- max(p, l.serverRSS())
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 { close(stop); return <-peak }
 }
 
 func (l load) attack(client *http.Client, d time.Duration, name string) stats {

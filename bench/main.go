@@ -52,6 +52,8 @@ type config struct {
 	Bin         string        // prebuilt pocketguest binary (default: go build)
 	Keep        bool          // keep the temp dir (pb_data, server logs)
 	Profile     string        // write a server CPU profile per row into this dir
+	PerCore     []int         // GOMAXPROCS values of the per-core endpoint rows
+	ServeArgs   []string      // extra `pocketguest serve` flags (A/B runs, e.g. --dbStmtCache=0)
 	Quick       bool
 }
 
@@ -64,6 +66,7 @@ func defaultConfig() config {
 		Cleanup:     100_000,
 		CleanupMax:  150 * time.Second,
 		EmptyGuests: 1_000_000,
+		PerCore:     []int{1, 2},
 	}
 }
 
@@ -107,6 +110,8 @@ func parseFlags(args []string) (config, error) {
 	duration := fs.Duration("duration", def.Duration, "measured load time of each row")
 	warmup := fs.Duration("warmup", def.Warmup, "unmeasured load before each row (JIT of VM pools, SQLite page cache)")
 	concurrency := fs.Int("concurrency", def.Concurrency, "concurrent clients (keep-alive connections at max rate)")
+	serveArgs := fs.String("serve-args", "", "extra `pocketguest serve` flags, space separated, for A/B runs (e.g. \"--dbStmtCache=0\")")
+	perCore := fs.String("percore", "1,2", "GOMAXPROCS values of the per-core endpoint rows, comma separated (empty skips them)")
 	rows := fs.String("rows", "0,100000,1000000", "existing guests for the cost-growth rows, comma separated (empty skips them)")
 	cleanup := fs.Int("cleanup", def.Cleanup, "stale guests for the cleanup row (0 skips it)")
 	cleanupMax := fs.Duration("cleanup-max", def.CleanupMax, "upper bound of the cleanup row")
@@ -150,6 +155,12 @@ func parseFlags(args []string) (config, error) {
 	if set["empty"] || !*quick {
 		cfg.EmptyGuests = *empty
 	}
+	procs, err := parseProcs(*perCore)
+	if err != nil {
+		return config{}, err
+	}
+	cfg.PerCore = procs
+	cfg.ServeArgs = strings.Fields(*serveArgs)
 	cfg.Concurrency = *concurrency
 	cfg.Bin = *bin
 	cfg.Keep = *keep
@@ -166,6 +177,22 @@ func parseFlags(args []string) (config, error) {
 		return config{}, fmt.Errorf("-concurrency must be ≥ 1 and -duration > 0")
 	}
 	return cfg, nil
+}
+
+func parseProcs(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-percore: %q is not a GOMAXPROCS value (≥ 1)", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func parseRows(s string) ([]int, error) {
@@ -223,6 +250,7 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 	}
 
 	rep := newReport(cfg, bin)
+	bin.serveArgs = cfg.ServeArgs
 	b := &bench{cfg: cfg, bin: bin, tmp: tmp, fixtures: fixtures, logf: logf, rep: rep}
 	if cfg.Profile != "" {
 		if b.pprofAddr, err = devserver.FreeAddr(); err != nil {
@@ -231,7 +259,7 @@ func run(ctx context.Context, cfg config, progress *os.File) (*report, error) {
 		logf("servers serve net/http/pprof on http://%s/debug/pprof/", b.pprofAddr)
 	}
 
-	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.starterPage, b.replicationCost, b.costGrowth, b.cleanup, b.emptyCleanup}
+	steps := []func(context.Context) error{b.preparePristine, b.signInPaths, b.starterPage, b.replicationCost, b.perCore, b.costGrowth, b.cleanup, b.emptyCleanup}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return rep, err

@@ -73,3 +73,19 @@ func takeSnapshot(serverCPU func() time.Duration) cpuSnapshot {
 	}
 	return s
 }
+
+// processRSS is the resident memory of a process (VmRSS in
+// /proc/<pid>/status), in bytes; 0 where there is no /proc.
+func processRSS(pid string) int64 {
+	data, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -72,7 +72,7 @@ func (b *bench) signInPaths(ctx context.Context) error {
 		b.logf("row %q: %s warm-up + %s at %d clients", r.row.label, b.cfg.Warmup, b.cfg.Duration, b.cfg.Concurrency)
 		l := r.load
 		l.name, l.concurrency, l.warmup, l.duration = r.row.label, b.cfg.Concurrency, b.cfg.Warmup, b.cfg.Duration
-		l.serverCPU = s.cpuTime
+		l.serverCPU, l.serverRSS = s.cpuTime, s.rss
 		l.onMeasure = b.profiler(fmt.Sprintf("path%s", r.row.label[:1]))
 		r.row.st = l.run()
 		r.row.ran = true
@@ -162,7 +162,7 @@ func (b *bench) costGrowth(ctx context.Context) error {
 		row.st = load{
 			name: row.label(), target: target(s, http.MethodPost, endpointPath), check: checkAuthJSON,
 			concurrency: b.cfg.Concurrency, warmup: b.cfg.Warmup, duration: b.cfg.Duration,
-			serverCPU: s.cpuTime, onMeasure: b.profiler(fmt.Sprintf("growth-%d", n)),
+			serverCPU: s.cpuTime, serverRSS: s.rss, onMeasure: b.profiler(fmt.Sprintf("growth-%d", n)),
 		}.run()
 		row.ran = true
 		b.logf("  %s", row.st.summary())
@@ -176,4 +176,39 @@ func (b *bench) costGrowth(ctx context.Context) error {
 
 func (s stats) summary() string {
 	return fmt.Sprintf("%d ok, %d errors, %.0f/s, p50 %s, p99 %s, server CPU %s/sign-in, other processes %.2f cores", s.ok, s.errors, s.rate(), fmtDur(s.p50), fmtDur(s.p99), fmtCPU(s.cpuPerOK()), s.otherCores())
+}
+
+// perCore measures the endpoint on a fresh server per GOMAXPROCS value
+// (issue 16: how it grows with cores, for sizing a bigger node). The load
+// generator still shares every core.
+func (b *bench) perCore(ctx context.Context) error {
+	for i := range b.rep.perCore {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		row := &b.rep.perCore[i]
+		name := fmt.Sprintf("gomaxprocs-%d", row.procs)
+		d, err := b.dirs(name)
+		if err != nil {
+			return err
+		}
+		d.gomaxprocs = row.procs
+		s, err := startServer(ctx, b.bin, d)
+		if err != nil {
+			return err
+		}
+		b.logf("row %q: %s warm-up + %s at %d clients", name, b.cfg.Warmup, b.cfg.Duration, b.cfg.Concurrency)
+		row.st = load{
+			name: name, target: target(s, http.MethodPost, endpointPath), check: checkAuthJSON,
+			concurrency: b.cfg.Concurrency, warmup: b.cfg.Warmup, duration: b.cfg.Duration,
+			serverCPU: s.cpuTime, serverRSS: s.rss,
+		}.run()
+		row.ran = true
+		b.logf("  %s", row.st.summary())
+		if err := s.stop(); err != nil {
+			return err
+		}
+		b.removeRun(name)
+	}
+	return nil
 }

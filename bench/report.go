@@ -20,8 +20,16 @@ type report struct {
 	starter     pathRow    // the PocketPages auth starter's login page
 	replication [2]pathRow // endpoint without, then with --replicate
 	growth      []growthRow
+	perCore     []perCoreRow
 	cleanup     cleanupRow
 	empty       emptyRow
+}
+
+// perCoreRow is the endpoint on a server limited to procs cores.
+type perCoreRow struct {
+	procs int
+	ran   bool
+	st    stats
 }
 
 type pathRow struct {
@@ -69,6 +77,9 @@ func newReport(cfg config, bin *binary) *report {
 	for _, n := range cfg.Rows {
 		r.growth = append(r.growth, growthRow{guests: n})
 	}
+	for _, n := range cfg.PerCore {
+		r.perCore = append(r.perCore, perCoreRow{procs: n})
+	}
 	return r
 }
 
@@ -84,18 +95,30 @@ const (
 	targetReplicationWithin = 0.10 // issue 15: replication costs sign-ins at most 10%
 )
 
+// Targets of issue 16 (CPU/op: the server's CPU per sign-in, the steady
+// column on a shared machine).
+const (
+	target16EndpointCPU = 330 * time.Microsecond
+	target16Within      = 0.10 // template page and pb_hooks route vs the endpoint, in CPU/op
+	target16P99         = 25 * time.Millisecond
+	target16RSS         = 150 << 20
+)
+
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "PocketGuest load bench — %s\n", r.started.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "machine: %s/%s, %d CPUs (%s), %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version())
 	fmt.Fprintf(w, "server:  the pocketguest binary on 127.0.0.1, fresh pb_data per phase, anonymous RATE LIMIT OFF (--anonRateLimit=0)\n")
 	fmt.Fprintf(w, "load:    vegeta v12 library, %d concurrent keep-alive clients at max rate, %s measured per row after %s warm-up\n",
 		r.cfg.Concurrency, r.cfg.Duration, r.cfg.Warmup)
+	if len(r.cfg.ServeArgs) > 0 {
+		fmt.Fprintf(w, "serve:   extra flags %s\n", strings.Join(r.cfg.ServeArgs, " "))
+	}
 	if r.cfg.Quick {
 		fmt.Fprintf(w, "mode:    -quick (proves the bench works; the numbers are not the measurement)\n")
 	}
 
 	fmt.Fprintf(w, "\nSign-in paths (one server, one run; ratio = sign-ins/s vs row 4)\n")
-	fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s %6s %10s\n", "path", "sign-ins/s", "p50", "p99", "errors", "vs 4", "CPU/op", "other", "est.alone")
+	fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s %6s %10s %8s\n", "path", "sign-ins/s", "p50", "p99", "errors", "vs 4", "CPU/op", "other", "est.alone", "RSS")
 	base := r.paths[3]
 	for _, row := range r.paths {
 		if !row.ran {
@@ -106,13 +129,13 @@ func (r *report) print(w io.Writer) {
 		if row.label != base.label && base.ran && base.st.rate() > 0 {
 			ratio = fmt.Sprintf("%.0f×", row.st.rate()/base.st.rate())
 		}
-		fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s %6.2f %10s\n", row.label, fmtRate(row.st.rate()), fmtDur(row.st.p50), fmtDur(row.st.p99), fmtErrors(row.st), ratio, fmtCPU(row.st.cpuPerOK()), row.st.otherCores(), fmtEst(row.st.aloneRate(runtime.NumCPU())))
+		fmt.Fprintf(w, "%-60s %10s %8s %8s %14s %8s %9s %6.2f %10s %8s\n", row.label, fmtRate(row.st.rate()), fmtDur(row.st.p50), fmtDur(row.st.p99), fmtErrors(row.st), ratio, fmtCPU(row.st.cpuPerOK()), row.st.otherCores(), fmtEst(row.st.aloneRate(runtime.NumCPU())), fmtMB(row.st.peakRSS))
 	}
 	fmt.Fprintf(w, "  CPU/op = the server process's CPU time (user+sys, /proc) per successful sign-in: immune to how the\n")
 	fmt.Fprintf(w, "  load generator and other processes share the cores. other = cores kept busy by processes other than\n")
 	fmt.Fprintf(w, "  the server and the bench during the row (a shared machine's noise; ~0 on a quiet one). est.alone = a\n")
 	fmt.Fprintf(w, "  CEILING ESTIMATE, not a measurement: all %d cores / (server + bench CPU per sign-in), what the row would reach\n", runtime.NumCPU())
-	fmt.Fprintf(w, "  with the machine to itself if it stays CPU-bound.\n")
+	fmt.Fprintf(w, "  with the machine to itself if it stays CPU-bound. RSS = the server's peak resident memory during the row.\n")
 	fmt.Fprintf(w, "  row 4 is two client requests per sign-in (POST /api/collections/users/records with a random email and\n")
 	fmt.Fprintf(w, "  password, then POST .../auth-with-password), timed together; both hash or check a bcrypt password.\n")
 
@@ -126,7 +149,7 @@ func (r *report) print(w io.Writer) {
 
 	if len(r.growth) > 0 {
 		fmt.Fprintf(w, "\nCost growth: endpoint with existing guests (fresh server per row; seeded by SQL while stopped)\n")
-		fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s %9s %6s %10s\n", "existing guests", "seeded in", "sign-ins/s", "p50", "p99", "errors", "vs empty", "CPU/op", "other", "est.alone")
+		fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s %9s %6s %10s %8s\n", "existing guests", "seeded in", "sign-ins/s", "p50", "p99", "errors", "vs empty", "CPU/op", "other", "est.alone", "RSS")
 		var empty float64
 		for _, g := range r.growth {
 			if g.guests == 0 && g.ran {
@@ -146,8 +169,22 @@ func (r *report) print(w io.Writer) {
 			if g.guests > 0 {
 				seeded = fmtDur(g.seedTime)
 			}
-			fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s %9s %6.2f %10s\n", count(g.guests), seeded, fmtRate(g.st.rate()), fmtDur(g.st.p50), fmtDur(g.st.p99), fmtErrors(g.st), vs, fmtCPU(g.st.cpuPerOK()), g.st.otherCores(), fmtEst(g.st.aloneRate(runtime.NumCPU())))
+			fmt.Fprintf(w, "%15s %10s %10s %8s %8s %14s %8s %9s %6.2f %10s %8s\n", count(g.guests), seeded, fmtRate(g.st.rate()), fmtDur(g.st.p50), fmtDur(g.st.p99), fmtErrors(g.st), vs, fmtCPU(g.st.cpuPerOK()), g.st.otherCores(), fmtEst(g.st.aloneRate(runtime.NumCPU())), fmtMB(g.st.peakRSS))
 		}
+	}
+
+	if len(r.perCore) > 0 {
+		fmt.Fprintf(w, "\nPer core: endpoint on a server limited to GOMAXPROCS cores (fresh server per row; the bench shares all %d)\n", runtime.NumCPU())
+		fmt.Fprintf(w, "%10s %10s %14s %8s %8s %14s %9s %6s %8s\n", "GOMAXPROCS", "sign-ins/s", "per core", "p50", "p99", "errors", "CPU/op", "other", "RSS")
+		for _, p := range r.perCore {
+			if !p.ran {
+				fmt.Fprintf(w, "%10d not run\n", p.procs)
+				continue
+			}
+			fmt.Fprintf(w, "%10d %10s %14s %8s %8s %14s %9s %6.2f %8s\n", p.procs, fmtRate(p.st.rate()), fmtRate(p.st.rate()/float64(p.procs))+"/s", fmtDur(p.st.p50), fmtDur(p.st.p99), fmtErrors(p.st), fmtCPU(p.st.cpuPerOK()), p.st.otherCores(), fmtMB(p.st.peakRSS))
+		}
+		fmt.Fprintf(w, "  per core = sign-ins/s ÷ GOMAXPROCS, measured with the load generator on the same cores; 1 s of server CPU\n")
+		fmt.Fprintf(w, "  ÷ CPU/op is the CPU-bound ceiling of one core.\n")
 	}
 
 	c := r.cleanup
@@ -177,6 +214,7 @@ func (r *report) print(w io.Writer) {
 	r.printEmpty(w)
 
 	r.printTargets(w)
+	r.printTargets16(w)
 
 	if r.total > 0 {
 		fmt.Fprintf(w, "\ntotal bench time: %s\n", r.total.Round(time.Second))
@@ -274,6 +312,69 @@ func verdict(ok bool) string {
 		return "met"
 	}
 	return "MISSED"
+}
+
+// printTargets16 is issue 16's block: CPU per sign-in, the page and hooks
+// paths within 10% of the endpoint in CPU/op, p99, server memory.
+func (r *report) printTargets16(w io.Writer) {
+	ep, page, hook := r.paths[0], r.paths[1], r.paths[2]
+	fmt.Fprintf(w, "\nTargets (issue 16, CPU/op = server CPU per sign-in)\n")
+	if !ep.ran || ep.st.cpuPerOK() <= 0 {
+		fmt.Fprintf(w, "  not available: the endpoint row did not run or /proc is missing\n")
+		return
+	}
+	epCPU := ep.st.cpuPerOK()
+	line := func(label, verdict, detail string) {
+		fmt.Fprintf(w, "  %-44s %-6s (%s)\n", label+":", verdict, detail)
+	}
+	line(fmt.Sprintf("endpoint CPU/op ≤ %s", fmtCPU(target16EndpointCPU)), verdict(epCPU <= target16EndpointCPU), fmtCPU(epCPU))
+	line(fmt.Sprintf("endpoint p99 ≤ %s at %d clients", fmtDur(target16P99), r.cfg.Concurrency), verdict(ep.st.p99 <= target16P99), fmtDur(ep.st.p99))
+	for _, p := range []struct {
+		name string
+		row  pathRow
+	}{{"template page", page}, {"pb_hooks route", hook}} {
+		label := fmt.Sprintf("%s CPU/op within %.0f%% of endpoint", p.name, target16Within*100)
+		if !p.row.ran || p.row.st.cpuPerOK() <= 0 {
+			line(label, "n/a", "row not run")
+			continue
+		}
+		d := float64(p.row.st.cpuPerOK())/float64(epCPU) - 1
+		line(label, verdict(d <= target16Within), fmt.Sprintf("%+.0f%%, %s", d*100, fmtCPU(p.row.st.cpuPerOK())))
+	}
+	var peak16 int64
+	for _, row := range r.paths[:3] {
+		if row.ran {
+			peak16 = max(peak16, row.st.peakRSS)
+		}
+	}
+	if peak16 > 0 {
+		line(fmt.Sprintf("RSS ≤ %s in the %d-client rows 1-3", fmtMB(target16RSS), r.cfg.Concurrency), verdict(peak16 <= target16RSS), "peak "+fmtMB(peak16))
+	}
+	var big *growthRow
+	for i := range r.growth {
+		if g := &r.growth[i]; g.ran && (big == nil || g.guests > big.guests) {
+			big = g
+		}
+	}
+	if big != nil && big.guests > 0 && big.st.peakRSS > 0 {
+		line(fmt.Sprintf("RSS ≤ %s with %s guests", fmtMB(target16RSS), count(big.guests)), verdict(big.st.peakRSS <= target16RSS), "peak "+fmtMB(big.st.peakRSS))
+	}
+	if len(r.perCore) == 2 && r.perCore[0].ran && r.perCore[1].ran && r.perCore[0].st.rate() > 0 {
+		a, b := r.perCore[0], r.perCore[1]
+		fmt.Fprintf(w, "  (cores: GOMAXPROCS=%d → %d gives %.2f× the sign-ins/s; CPU/op %s → %s)\n", a.procs, b.procs, b.st.rate()/a.st.rate(), fmtCPU(a.st.cpuPerOK()), fmtCPU(b.st.cpuPerOK()))
+	}
+	if other := ep.st.otherCores(); other > 0.3 {
+		fmt.Fprintf(w, "  (other processes kept %.2f cores busy during row 1: CPU/op is inflated on a busy machine too — fixed\n", other)
+		fmt.Fprintf(w, "   per-request overheads stop being amortised as throughput drops; compare runs taken side by side)\n")
+	}
+}
+
+// fmtMB formats bytes as MB ("-" when unknown).
+func fmtMB(b int64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f MB", float64(b)/(1<<20))
 }
 
 func orSkipped(s string) string {

@@ -31,6 +31,8 @@ const (
 type binary struct {
 	path  string
 	flags map[string]bool // serve flags it knows (templatesDir may not exist yet)
+	// serveArgs are added to every `serve` (-serve-args).
+	serveArgs []string
 }
 
 // buildBinary compiles the module root (the pocketguest command) into dir,
@@ -103,6 +105,7 @@ type serverDirs struct {
 	data, hooks, templates, migrations string
 	pprofAddr                          string   // BENCH_PPROF_ADDR for a -profile build ("" = none)
 	extraArgs                          []string // more serve flags (e.g. --replicate)
+	gomaxprocs                         int      // GOMAXPROCS of the server (0 = Go's default, all cores)
 }
 
 // startServer runs `pocketguest serve` on a free 127.0.0.1 port and waits
@@ -140,11 +143,15 @@ func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, er
 		args = append(args, "--templatesDir="+dirs.templates)
 	}
 
+	args = append(args, bin.serveArgs...)
 	args = append(args, dirs.extraArgs...)
 
 	env := devserver.Env()
 	if dirs.pprofAddr != "" {
 		env = append(env, "BENCH_PPROF_ADDR="+dirs.pprofAddr)
+	}
+	if dirs.gomaxprocs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(dirs.gomaxprocs))
 	}
 	proc, err := devserver.Start(devserver.Options{Binary: bin.path, Dir: filepath.Dir(dirs.data), Args: args, Env: env})
 	if err != nil {
@@ -166,6 +173,11 @@ func startServer(ctx context.Context, bin *binary, dirs serverDirs) (*server, er
 // apart from the load generator's on the same cores.
 func (s *server) cpuTime() time.Duration {
 	return processCPU(strconv.Itoa(s.proc.Pid()))
+}
+
+// rss is the server process's resident memory now, in bytes.
+func (s *server) rss() int64 {
+	return processRSS(strconv.Itoa(s.proc.Pid()))
 }
 
 func (s *server) url(path string) string {
