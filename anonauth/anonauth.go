@@ -264,6 +264,14 @@ type Config struct {
 	// on every guest instead of reading PocketBase's collection cache.
 	// Hooks fire the same either way; the fast path is ~1.5-2× faster.
 	DisableFastPath bool
+
+	// Clock, if set, replaces the wall clock for everything time-based the
+	// plugin decides itself: guest token expiry and sliding renewal, last
+	// activity and the rate limits. Leave it nil in production (PocketBase
+	// checks token expiry against the wall clock anyway); tests and
+	// simulations set it so that no result depends on how fast the machine
+	// runs them.
+	Clock func() time.Time
 }
 
 // Plugin is a registered anonauth instance. It is safe for concurrent use.
@@ -302,6 +310,9 @@ func Register(app core.App, config Config) (*Plugin, error) {
 	}
 
 	p := &Plugin{app: app, config: config.withDefaults(), now: time.Now}
+	if config.Clock != nil {
+		p.now = config.Clock
+	}
 	if p.config.SessionRenewAfter >= 1 {
 		return nil, fmt.Errorf("anonauth: Config.SessionRenewAfter must be below 1 (a share of the token lifetime), got %v", p.config.SessionRenewAfter)
 	}
@@ -322,6 +333,11 @@ func Register(app core.App, config Config) (*Plugin, error) {
 
 	if p.config.RateLimit > 0 {
 		p.limiter = newIPLimiter(p.config.RateLimit, time.Minute, p.config.MaxTrackedIPs)
+	}
+	for _, l := range []*ipLimiter{p.limiter, p.otpRequests, p.otpAttempts} {
+		if l != nil && config.Clock != nil {
+			l.now = config.Clock
+		}
 	}
 
 	if err := p.registerSchema(); err != nil {

@@ -82,7 +82,14 @@ func newTestApp(t testing.TB, o testOptions) *tests.TestApp {
 		o.templatesDir = ""
 	}
 
-	guests := anonauth.MustRegister(app, anonauth.Config{Collections: o.guests, RateLimit: o.rateLimit, CookieName: o.cookieName})
+	guestsConfig := anonauth.Config{Collections: o.guests, RateLimit: o.rateLimit, CookieName: o.cookieName}
+	if o.rateLimit > 0 {
+		// A stopped clock: the limit's bucket never refills during the test,
+		// however slowly a loaded machine runs it.
+		stopped := time.Now()
+		guestsConfig.Clock = func() time.Time { return stopped }
+	}
+	guests := anonauth.MustRegister(app, guestsConfig)
 	hooks := jsvm.MustRegister(app, jsvm.Config{
 		Hooks: pbjsvm.Config{
 			HooksDir:      hooksDir,
