@@ -46,6 +46,8 @@
 //     Config.MaxAge (also `anonymous cleanup` via Plugin.Command), the
 //     anonymousEvents collection and the anonymousStats view (superusers).
 //   - Hooks that never let a mail go to a guest's placeholder address.
+//   - With Config.Challenge on: GET /api/collections/{collection}/anonymous-challenge
+//     (a proof-of-work challenge) and the challenge check of every new guest.
 //
 // Guest records never hash a password: they get a password hash that can never
 // match, so a sign-in costs well under a millisecond of CPU and the record can
@@ -258,6 +260,14 @@ type Config struct {
 	// value removes the cap.
 	MaxMergeRecords int
 
+	// Challenge turns on bot protection: every sign-in that creates a guest
+	// must carry a solved challenge, a self-hosted proof of work ("pow",
+	// ALTCHA-compatible) or a captcha (Turnstile, hCaptcha, reCAPTCHA).
+	// Superusers are exempt; the rate limit still applies.
+	//
+	// Its zero value is off.
+	Challenge ChallengeConfig
+
 	// DisableFastPath turns off the guest-creation fast path (fastpath.go):
 	// PocketBase's check that a new auth record's id is unused in the other
 	// auth collections then lists those collections with a database query
@@ -267,7 +277,8 @@ type Config struct {
 
 	// Clock, if set, replaces the wall clock for everything time-based the
 	// plugin decides itself: guest token expiry and sliding renewal, last
-	// activity and the rate limits. Leave it nil in production (PocketBase
+	// activity, the rate limits and proof-of-work challenges (issue time,
+	// expiry, replay ledger). Leave it nil in production (PocketBase
 	// checks token expiry against the wall clock anyway); tests and
 	// simulations set it so that no result depends on how fast the machine
 	// runs them.
@@ -288,6 +299,7 @@ type Plugin struct {
 	csrf        *http.CrossOriginProtection // same-origin policy for unsafe requests (cookie.go)
 	commandErr  atomic.Value                // error of the last CLI command (command.go)
 	now         func() time.Time            // the clock of tokens, sessions and activity (tests replace it)
+	challenge   *challengeState             // bot protection, nil when off (challenge.go)
 }
 
 // MustRegister registers the anonauth plugin in app and panics on error.
@@ -339,6 +351,12 @@ func Register(app core.App, config Config) (*Plugin, error) {
 			l.now = config.Clock
 		}
 	}
+
+	challenge, err := newChallengeState(p.config.Challenge, p.now)
+	if err != nil {
+		return nil, fmt.Errorf("anonauth: %w", err)
+	}
+	p.challenge = challenge
 
 	if err := p.registerSchema(); err != nil {
 		return nil, fmt.Errorf("anonauth: %w", err)
@@ -430,5 +448,6 @@ func (c Config) withDefaults() Config {
 	if c.CookieName == "" {
 		c.CookieName = CookieName
 	}
+	c.Challenge = c.Challenge.withDefaults()
 	return c
 }

@@ -21,3 +21,18 @@ var LockForWrite = lockForWrite
 func SetClock(p *Plugin, now func() time.Time) {
 	p.now = now
 }
+
+// SetChallengeClock replaces the clock of the bot protection (challenge
+// issue, expiry, replay ledger) and restarts it at now().
+func SetChallengeClock(p *Plugin, now func() time.Time) {
+	p.challenge.now = now
+	p.challenge.started = now()
+}
+
+// SimulateRestart makes the bot protection behave as if the process had
+// started at t: an empty replay ledger, and challenges issued before t
+// refused.
+func SimulateRestart(p *Plugin, t time.Time) {
+	p.challenge.started = t
+	p.challenge.ledger = newReplayLedger(p.challenge.config.MaxSpent)
+}

@@ -19,6 +19,8 @@ func (p *Plugin) registerRoutes() {
 		se.Router.POST("/api/collections/{collection}/upgrade-anonymous/request-otp", unavailableOnStorageFault(p.handleRequestUpgradeOTP))
 		se.Router.POST("/api/collections/{collection}/upgrade-anonymous/confirm-otp", unavailableOnStorageFault(p.handleConfirmUpgradeOTP))
 		se.Router.POST("/api/collections/{collection}/delete-anonymous", unavailableOnStorageFault(p.handleDelete))
+		se.Router.GET("/api/collections/{collection}/anonymous-challenge", p.handleChallenge)
+		se.Router.GET(widgetPath, handleWidget)
 		return se.Next()
 	})
 }
@@ -55,6 +57,9 @@ func (p *Plugin) handleSignIn(e *core.RequestEvent) error {
 		if errors.As(err, &rl) {
 			e.Response.Header().Set("Retry-After", retryAfterSeconds(rl.RetryAfter))
 			return rl.ApiError
+		}
+		if ce, ok := err.(*ChallengeError); ok {
+			return ce.ApiError // Retry-After is set by checkChallenge
 		}
 		return err
 	}

@@ -52,7 +52,9 @@ type AuthData struct {
 // CheckSameOrigin), 404 unknown collection, 400 not an auth collection or
 // already signed in with a full account, 403 not enabled, 429 rate limited
 // (a *RateLimitError), 503 the database cannot be written (a
-// *StorageFaultError: disk full, read-only, locked past the busy timeout).
+// *StorageFaultError: disk full, read-only, locked past the busy timeout);
+// with Config.Challenge on, 400 for a missing or refused challenge solution
+// and 503 (a *ChallengeError) when it cannot be checked.
 func (p *Plugin) SignIn(e *core.RequestEvent, opts SignInOptions) (*AuthData, error) {
 	record, err := p.signInRecord(e, opts)
 	if err != nil {
@@ -99,6 +101,9 @@ func (p *Plugin) signInRecord(e *core.RequestEvent, opts SignInOptions) (*core.R
 
 	if !e.HasSuperuserAuth() {
 		if err := p.allow(e.RealIP()); err != nil {
+			return nil, err
+		}
+		if err := p.checkChallenge(e, collection); err != nil {
 			return nil, err
 		}
 	}
