@@ -106,6 +106,17 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 	replicaAux := flags.Bool("replicateAuxiliary", envBool("REPLICATE_AUXILIARY", false), "also replicate (and restore) auxiliary.db, the logs database")
 	restoreIfMissing := flags.Bool("restoreIfMissing", envBool("RESTORE_IF_MISSING", false), "restore data.db from the --replicate replica when pb_data has none; an empty or unreadable replica fails the start")
 
+	// Bot protection of new guests (docs/bot-protection.md). The captcha
+	// secret is read from the environment only, so it never shows in `ps`.
+	challenge := flags.String("anonChallenge", env("ANON_CHALLENGE", ""), "bot protection of anonymous sign-in: pow, turnstile, hcaptcha or recaptcha (default off)")
+	challengeDifficulty := flags.Int("anonChallengeDifficulty", envInt("ANON_CHALLENGE_DIFFICULTY", anonauth.DefaultChallengeMaxNumber), "pow: ALTCHA maxnumber, the most SHA-256 hashes a client may need (half on average)")
+	challengeTTL := flags.Duration("anonChallengeTTL", envDuration("ANON_CHALLENGE_TTL", anonauth.DefaultChallengeTTL), "pow: how long a challenge may be solved and used")
+	captchaSiteKey := flags.String("anonCaptchaSiteKey", env("ANON_CAPTCHA_SITE_KEY", ""), "turnstile/hcaptcha/recaptcha: the public site key (the secret key: env POCKETGUEST_ANON_CAPTCHA_SECRET)")
+	captchaVerifyURL := flags.String("anonCaptchaVerifyURL", env("ANON_CAPTCHA_VERIFY_URL", ""), "replaces the captcha provider's siteverify URL")
+	captchaTimeout := flags.Duration("anonCaptchaTimeout", envDuration("ANON_CAPTCHA_TIMEOUT", anonauth.DefaultCaptchaTimeout), "time limit of one siteverify request")
+	captchaFailOpen := flags.Bool("anonCaptchaFailOpen", envBool("ANON_CAPTCHA_FAIL_OPEN", false), "let sign-ins through when the captcha provider cannot be reached (default: 503)")
+	recaptchaMinScore := flags.Float64("anonRecaptchaMinScore", envFloat("ANON_RECAPTCHA_MIN_SCORE", 0), "reCAPTCHA v3: the lowest accepted score (0 = v2, no score)")
+
 	// Flags are parsed here, before the plugins are registered, because their
 	// values configure the plugins (the same order PocketBase's own main uses).
 	_ = app.RootCmd.ParseFlags(args)
@@ -132,6 +143,17 @@ func newApp(args []string) (*pocketbase.PocketBase, *anonauth.Plugin) {
 		MaxMergeRecords:   disabledIfZero(*maxMerge),
 		SessionRenewAfter: disabledIfZeroFloat(*sessionRenewAfter),
 		EmptyMaxAge:       disabledIfZeroDuration(*emptyMaxAge),
+		Challenge: anonauth.ChallengeConfig{
+			Provider:  *challenge,
+			MaxNumber: *challengeDifficulty,
+			TTL:       *challengeTTL,
+			Secret:    env("ANON_CAPTCHA_SECRET", ""),
+			SiteKey:   *captchaSiteKey,
+			VerifyURL: *captchaVerifyURL,
+			Timeout:   *captchaTimeout,
+			FailOpen:  *captchaFailOpen,
+			MinScore:  *recaptchaMinScore,
+		},
 	})
 	app.RootCmd.AddCommand(guests.Command()) // pocketguest anonymous cleanup
 
@@ -235,6 +257,14 @@ func envBool(name string, fallback bool) bool {
 		log.Fatalf("POCKETGUEST_%s: not a boolean: %v", name, err)
 	}
 	return b
+}
+
+func envFloat(name string, fallback float64) float64 {
+	f, err := strconv.ParseFloat(env(name, strconv.FormatFloat(fallback, 'f', -1, 64)), 64)
+	if err != nil {
+		log.Fatalf("POCKETGUEST_%s: not a number: %v", name, err)
+	}
+	return f
 }
 
 func envDuration(name string, fallback time.Duration) time.Duration {

@@ -31,6 +31,14 @@ const (
 	ChallengeReCaptcha = "recaptcha" // Google reCAPTCHA v2, or v3 with MinScore
 )
 
+// The defaults of ChallengeConfig (also the defaults of the binary's flags).
+const (
+	DefaultChallengeMaxNumber = 100_000
+	DefaultChallengeTTL       = 10 * time.Minute
+	DefaultChallengeMaxSpent  = 100_000
+	DefaultCaptchaTimeout     = 5 * time.Second
+)
+
 // PowField is the name of the proof-of-work solution in a JSON or form body
 // of auth-anonymously: the name of the hidden input the altcha widget adds to
 // its form, so a form with the widget works as it is.
@@ -97,16 +105,16 @@ type ChallengeConfig struct {
 
 func (c ChallengeConfig) withDefaults() ChallengeConfig {
 	if c.MaxNumber <= 0 {
-		c.MaxNumber = 100_000
+		c.MaxNumber = DefaultChallengeMaxNumber
 	}
 	if c.TTL <= 0 {
-		c.TTL = 10 * time.Minute
+		c.TTL = DefaultChallengeTTL
 	}
 	if c.MaxSpent <= 0 {
-		c.MaxSpent = 100_000
+		c.MaxSpent = DefaultChallengeMaxSpent
 	}
 	if c.Timeout <= 0 {
-		c.Timeout = 5 * time.Second
+		c.Timeout = DefaultCaptchaTimeout
 	}
 	return c
 }

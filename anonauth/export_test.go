@@ -1,6 +1,10 @@
 package anonauth
 
-import "time"
+import (
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+)
 
 // Internals exported to the external tests (package anonauth_test) only.
 
@@ -25,6 +29,9 @@ func SetClock(p *Plugin, now func() time.Time) {
 // SetChallengeClock replaces the clock of the bot protection (challenge
 // issue, expiry, replay ledger) and restarts it at now().
 func SetChallengeClock(p *Plugin, now func() time.Time) {
+	if p.challenge == nil {
+		return // off
+	}
 	p.challenge.now = now
 	p.challenge.started = now()
 }
@@ -36,3 +43,20 @@ func SimulateRestart(p *Plugin, t time.Time) {
 	p.challenge.started = t
 	p.challenge.ledger = newReplayLedger(p.challenge.config.MaxSpent)
 }
+
+// IssuePowChallenge returns a new proof-of-work challenge of collection, as
+// the anonymous-challenge endpoint would (JSON-decoded).
+func IssuePowChallenge(p *Plugin, app core.App, collection string, maxNumber int) map[string]any {
+	col, err := app.FindCollectionByNameOrId(collection)
+	if err != nil {
+		panic(err)
+	}
+	c, err := newPowChallenge(challengeKey(col.AuthToken.Secret), col.Id, maxNumber, p.challenge.now(), p.challenge.config.TTL)
+	if err != nil {
+		panic(err)
+	}
+	return map[string]any{"algorithm": c.Algorithm, "challenge": c.Challenge, "maxnumber": c.MaxNumber, "salt": c.Salt, "signature": c.Signature}
+}
+
+// SpentSolutions is how many solutions the replay ledger holds.
+func SpentSolutions(p *Plugin) int { return p.challenge.ledger.len() }

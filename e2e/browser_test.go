@@ -56,7 +56,7 @@ func chromePath() (string, []string) {
 
 // requireEnv skips (locally) or fails (CI=true) without Chromium, then
 // returns the shared server and browser.
-func requireEnv(t *testing.T) *server {
+func requireEnv(t testing.TB) *server {
 	t.Helper()
 	if testing.Short() && os.Getenv("CI") != "true" {
 		t.Skip("browser tests skipped in -short mode")

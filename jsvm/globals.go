@@ -11,6 +11,7 @@ import (
 //
 //	signInAnonymously(e, options?) → {token, record}
 //	signOut(e)
+//	anonymousChallenge(collection?) → {provider, field, url, widgetUrl, siteKey} or null
 //
 // plus the guest conversion globals of conversion.go (upgradeAnonymous,
 // deleteAnonymous, onAnonymousLink). There is no "current request" in a hooks VM, so the event must be passed
@@ -37,6 +38,26 @@ func (p *Plugin) bindGlobals(vm *goja.Runtime) {
 			gojax.Throw(vm, err)
 		}
 		return goja.Undefined()
+	})
+
+	// What a new guest must solve (bot protection), for pages that render
+	// the widget; null when it is off.
+	vm.Set("anonymousChallenge", func(collection string) any {
+		guests := p.guests()
+		if guests == nil {
+			return nil
+		}
+		info := guests.Challenge(collection)
+		if info == nil {
+			return nil
+		}
+		return map[string]any{
+			"provider":  info.Provider,
+			"field":     info.Field,
+			"url":       info.URL,
+			"widgetUrl": info.WidgetURL,
+			"siteKey":   info.SiteKey,
+		}
 	})
 
 	bindConversionHooks(vm, p.config.Guests, p.onInit)

@@ -180,3 +180,22 @@ declare function onAnonymousLink(handler: (e: {
 
 /** Expires the pb_auth cookie and clears e.Auth. In pages, `e` may be omitted. */
 declare function signOut(e?: core.RequestEvent): void
+
+/**
+ * What a new guest of `collection` (default "users") must solve when bot
+ * protection is on (`--anonChallenge`), or null when it is off. A page
+ * renders the widget from it; signInAnonymously() then reads the solution
+ * from the submitted form field `field`. See docs/bot-protection.md.
+ */
+declare function anonymousChallenge(collection?: string): null | {
+  /** "pow", "turnstile", "hcaptcha" or "recaptcha" */
+  provider: string
+  /** the form/JSON field of the solution: "altcha", "cf-turnstile-response", ... */
+  field: string
+  /** pow: the challenge endpoint, for <altcha-widget challenge="..."> */
+  url: string
+  /** pow: the altcha widget script served by the binary */
+  widgetUrl: string
+  /** captcha providers: the public site key */
+  siteKey: string
+}
