@@ -33,7 +33,7 @@ const (
 
 // The defaults of ChallengeConfig (also the defaults of the binary's flags).
 const (
-	DefaultChallengeMaxNumber = 100_000
+	DefaultChallengeMaxNumber = 50_000
 	DefaultChallengeTTL       = 10 * time.Minute
 	DefaultChallengeMaxSpent  = 100_000
 	DefaultCaptchaTimeout     = 5 * time.Second
@@ -60,7 +60,7 @@ type ChallengeConfig struct {
 	// MaxNumber is the proof-of-work difficulty (ALTCHA's maxnumber): the
 	// client tries up to this many SHA-256 hashes, half of them on average.
 	//
-	// If zero it falls back to 100,000 (measured: docs/bot-protection.md).
+	// If zero it falls back to 50,000 (measured: docs/bot-protection.md).
 	MaxNumber int
 
 	// TTL is how long a proof-of-work challenge may be solved and used.

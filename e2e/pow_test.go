@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -145,6 +148,8 @@ func TestPowAddToCart(t *testing.T) {
 // visitor: the altcha widget's solve (fetch + proof of work in Web Workers)
 // in headless Chromium, the widget's artificial minimum duration off.
 // ms/solve is the mean over b.N challenges (each has its own random number).
+// POCKETGUEST_POW_BENCH_THROTTLE=4 slows the CPU 4× (Chrome DevTools'
+// "mid-tier mobile" preset), for a phone's figure.
 //
 //	go test ./e2e -run '^$' -bench PowSolveChromium -benchtime 20x
 func BenchmarkPowSolveChromium(b *testing.B) {
@@ -155,6 +160,12 @@ func BenchmarkPowSolveChromium(b *testing.B) {
 	defer cancelTimeout()
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.URL+"/checkout"), chromedp.WaitReady(`altcha-widget`)); err != nil {
 		b.Fatal(err)
+	}
+	if rate, _ := strconv.ParseFloat(os.Getenv("POCKETGUEST_POW_BENCH_THROTTLE"), 64); rate > 1 {
+		if _, err := chromedp.Call(ctx, emulation.SetCPUThrottlingRate, emulation.SetCPUThrottlingRateParams{Rate: rate}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(rate, "throttle")
 	}
 
 	var totalMs, totalNumber float64
