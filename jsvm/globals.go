@@ -3,6 +3,7 @@ package jsvm
 import (
 	"github.com/dop251/goja"
 
+	"github.com/pocketguest/pocketguest/anonauth"
 	"github.com/pocketguest/pocketguest/internal/gojax"
 )
 
@@ -43,7 +44,10 @@ func (p *Plugin) bindGlobals(vm *goja.Runtime) {
 	// What a new guest must solve (bot protection), for pages that render
 	// the widget; null when it is off.
 	vm.Set("anonymousChallenge", func(collection string) any {
-		guests := p.guests()
+		guests := p.config.Guests
+		if guests == nil {
+			guests = anonauth.FromApp(p.app)
+		}
 		if guests == nil {
 			return nil
 		}

@@ -42,3 +42,41 @@ func TestGlobalsRecoverPanics(t *testing.T) {
 		t.Fatalf("got  %q\nwant %q", got, want)
 	}
 }
+
+// anonymousChallenge() tells scripts what a new guest must solve: null when
+// bot protection is off, the provider, field and URLs when it is on.
+func TestAnonymousChallengeGlobal(t *testing.T) {
+	for _, c := range []struct {
+		cfg  anonauth.ChallengeConfig
+		want string
+	}{
+		{anonauth.ChallengeConfig{}, `null|null`},
+		{
+			anonauth.ChallengeConfig{Provider: anonauth.ChallengePow},
+			`{"provider":"pow","field":"altcha","url":"/api/collections/users/anonymous-challenge","widgetUrl":"/api/anonymous-challenge/altcha.js","siteKey":""}|` +
+				`{"provider":"pow","field":"altcha","url":"/api/collections/nologin/anonymous-challenge","widgetUrl":"/api/anonymous-challenge/altcha.js","siteKey":""}`,
+		},
+		{
+			anonauth.ChallengeConfig{Provider: anonauth.ChallengeTurnstile, Secret: "s", SiteKey: "site"},
+			`{"provider":"turnstile","field":"cf-turnstile-response","url":"","widgetUrl":"","siteKey":"site"}|` +
+				`{"provider":"turnstile","field":"cf-turnstile-response","url":"","widgetUrl":"","siteKey":"site"}`,
+		},
+	} {
+		app, err := tests.NewTestApp()
+		if err != nil {
+			t.Fatal(err)
+		}
+		guests := anonauth.MustRegister(app, anonauth.Config{Collections: []string{"users", "nologin"}, Challenge: c.cfg})
+		p := &Plugin{app: app, config: Config{Guests: guests}}
+		vm := goja.New()
+		p.bindGlobals(vm)
+		v, err := vm.RunString(`const f = (x) => JSON.stringify(x, ["provider", "field", "url", "widgetUrl", "siteKey"]); f(anonymousChallenge()) + "|" + f(anonymousChallenge("nologin"))`)
+		app.Cleanup()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v.String(); got != c.want {
+			t.Errorf("%s:\n got  %s\n want %s", c.cfg.Provider, got, c.want)
+		}
+	}
+}
