@@ -97,6 +97,13 @@ const (
 	// DefaultMaxMergeRecords: about 1 s of write lock on a small server
 	// (2,000 rows took 0.22 s).
 	DefaultMaxMergeRecords = 10_000
+
+	// Config.Challenge (challenge.go). The difficulty's cost in a browser
+	// is measured in docs/bot-protection.md.
+	DefaultChallengeMaxNumber = 50_000
+	DefaultChallengeTTL       = 10 * time.Minute
+	DefaultChallengeMaxSpent  = 100_000
+	DefaultCaptchaTimeout     = 5 * time.Second
 )
 
 // storeKey is where Register keeps the plugin in app.Store(), so that other

@@ -31,14 +31,6 @@ const (
 	ChallengeReCaptcha = "recaptcha" // Google reCAPTCHA v2, or v3 with MinScore
 )
 
-// The defaults of ChallengeConfig (also the defaults of the binary's flags).
-const (
-	DefaultChallengeMaxNumber = 50_000
-	DefaultChallengeTTL       = 10 * time.Minute
-	DefaultChallengeMaxSpent  = 100_000
-	DefaultCaptchaTimeout     = 5 * time.Second
-)
-
 // PowField is the name of the proof-of-work solution in a JSON or form body
 // of auth-anonymously: the name of the hidden input the altcha widget adds to
 // its form, so a form with the widget works as it is.
