@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -181,7 +182,7 @@ func (p *Plugin) Challenge(collection string) *ChallengeInfo {
 }
 
 func challengeURL(collection string) string {
-	return "/api/collections/" + collection + "/anonymous-challenge"
+	return "/api/collections/" + url.PathEscape(collection) + "/anonymous-challenge"
 }
 
 // checkChallenge requires a solved challenge on a sign-in that creates a
