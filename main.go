@@ -259,14 +259,6 @@ func envBool(name string, fallback bool) bool {
 	return b
 }
 
-func envFloat(name string, fallback float64) float64 {
-	f, err := strconv.ParseFloat(env(name, strconv.FormatFloat(fallback, 'f', -1, 64)), 64)
-	if err != nil {
-		log.Fatalf("POCKETGUEST_%s: not a number: %v", name, err)
-	}
-	return f
-}
-
 func envDuration(name string, fallback time.Duration) time.Duration {
 	d, err := time.ParseDuration(env(name, fallback.String()))
 	if err != nil {

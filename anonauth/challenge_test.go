@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -21,28 +22,8 @@ import (
 	"github.com/pocketguest/pocketguest/anonauth"
 )
 
-// fakeClock is the injected clock of the challenge tests: time moves only
+// The challenge tests run on sliding_test.go's fakeClock: time moves only
 // when a test says so.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // powConfig is anonauth with the proof-of-work challenge on (a small
 // difficulty: the tests solve it in Go).
@@ -182,7 +163,7 @@ func TestChallengeSignIn(t *testing.T) {
 			cfg:  powConfig(),
 			prepare: func(t testing.TB, app *tests.TestApp, clock *fakeClock) string {
 				s := solved(t, app, "users")
-				clock.advance(5 * time.Minute)
+				clock.advance(5*time.Minute - time.Second) // expiry has whole-second resolution
 				return s
 			},
 			status: 200,
@@ -544,5 +525,56 @@ func TestReplayLedgerConcurrentSpend(t *testing.T) {
 	}
 	if n := anonauth.SpentSolutions(anonauth.FromApp(app)); n != 1 {
 		t.Fatalf("ledger holds %d entries, want 1", n)
+	}
+}
+
+// The upgrade-by-code request sends a mail, so with bot protection on it
+// needs a solved challenge as a new guest does.
+func TestChallengeUpgradeByCode(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t, powConfig())
+	defer app.Cleanup()
+	users, err := app.FindCollectionByNameOrId("users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users.OTP.Enabled = true
+	users.MFA.Enabled = false
+	if err := app.Save(users); err != nil {
+		t.Fatal(err)
+	}
+	handler := serve(t, app)
+	post := func(url, cookie, solution string, body any) (*http.Response, string) {
+		raw, _ := json.Marshal(body)
+		req := httptest.NewRequest(http.MethodPost, url, strings.NewReader(string(raw)))
+		req.Header.Set("Content-Type", "application/json")
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		if solution != "" {
+			req.Header.Set(anonauth.ChallengeHeader, solution)
+		}
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		return rec.Result(), rec.Body.String()
+	}
+
+	res, body := post(signInURL, "", solved(t, app, "users"), nil)
+	if res.StatusCode != 200 {
+		t.Fatalf("sign-in: %d %s", res.StatusCode, body)
+	}
+	cookie := strings.SplitN(setCookie(res), ";", 2)[0]
+
+	res, body = post(requestOTPURL, cookie, "", map[string]string{"email": "saved@example.org"})
+	if res.StatusCode != 400 || !strings.Contains(body, "Challenge required") {
+		t.Fatalf("code request without a solution: %d %s", res.StatusCode, body)
+	}
+	if n := app.TestMailer.TotalSend(); n != 0 {
+		t.Fatalf("%d mails sent without a solution", n)
+	}
+
+	res, body = post(requestOTPURL, cookie, solved(t, app, "users"), map[string]string{"email": "saved@example.org"})
+	if res.StatusCode != 200 || !strings.Contains(body, `"otpId"`) {
+		t.Fatalf("code request with a solution: %d %s", res.StatusCode, body)
 	}
 }

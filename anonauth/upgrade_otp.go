@@ -96,6 +96,11 @@ func (p *Plugin) requestUpgradeOTP(e *core.RequestEvent, guest *core.Record, ema
 	if delay := p.otpRequests.reserve(guest.Id); delay > 0 {
 		return "", router.NewTooManyRequestsError("Too many codes requested. Try again in "+retryAfterSeconds(delay)+" seconds.", nil)
 	}
+	// A code request sends a mail: with bot protection on it needs a solved
+	// challenge too (challenge.go), checked after the limit as for sign-ins.
+	if err := p.checkChallenge(e, collection); err != nil {
+		return "", err
+	}
 
 	owner, err := e.App.FindAuthRecordByEmail(collection, email)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
