@@ -12,19 +12,6 @@ import (
 	"testing/fstest"
 )
 
-// beingWritten are documents that other branches add while this one links
-// to them from the docs index; a link to one is accepted while the file is
-// missing. Remove an entry once its file is on main.
-var beingWritten = map[string]bool{
-	"docs/security.md":            true,
-	"docs/conversion-security.md": true,
-	"docs/pocketpages.md":         true,
-	"docs/pocketpages-plugins.md": true,
-	"docs/keeping-guests.md":      true,
-	"docs/bot-protection.md":      true,
-	"docs/production.md":          true,
-}
-
 // TestRepositoryLinks checks every Markdown file of the repository (README,
 // docs/, BENCHMARKS.md, RELIABILITY.md, examples) except vendored and test
 // data folders.
@@ -60,7 +47,7 @@ func TestRepositoryLinks(t *testing.T) {
 		}
 	}
 
-	problems, err := Check(fsys, files, Options{AllowMissing: func(f string) bool { return beingWritten[f] }})
+	problems, err := Check(fsys, files, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
