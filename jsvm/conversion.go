@@ -73,55 +73,34 @@ func bindConversionHooks(vm *goja.Runtime, guests *anonauth.Plugin, linkVMInit f
 		return nil, router.NewInternalServerError("Guest conversion is not set up: register the anonauth plugin", nil)
 	}
 
-	vm.Set("upgradeAnonymous", func(call goja.FunctionCall) goja.Value {
-		defer gojax.Guard(nil, vm, "upgradeAnonymous")
-		e, err := gojax.RequestEventArg(call.Argument(0))
-		if err != nil {
-			gojax.Throw(vm, err)
-		}
-		p, err := resolve()
-		if err != nil {
-			gojax.Throw(vm, err)
-		}
+	// requestGlobal sets a global whose first argument is the request event
+	// (e) and that calls into the plugin: the argument check, the plugin
+	// lookup and the panic guard are the same for each of them.
+	requestGlobal := func(name string, fn func(p *anonauth.Plugin, e *core.RequestEvent, call goja.FunctionCall) goja.Value) {
+		vm.Set(name, func(call goja.FunctionCall) goja.Value {
+			defer gojax.Guard(nil, vm, name)
+			e, err := gojax.RequestEventArg(call.Argument(0))
+			if err != nil {
+				gojax.Throw(vm, err)
+			}
+			p, err := resolve()
+			if err != nil {
+				gojax.Throw(vm, err)
+			}
+			return fn(p, e, call)
+		})
+	}
+
+	requestGlobal("upgradeAnonymous", func(p *anonauth.Plugin, e *core.RequestEvent, call goja.FunctionCall) goja.Value {
 		return gojax.Upgrade(vm, p, e, call.Argument(1))
 	})
-
-	vm.Set("requestUpgradeOTP", func(call goja.FunctionCall) goja.Value {
-		defer gojax.Guard(nil, vm, "requestUpgradeOTP")
-		e, err := gojax.RequestEventArg(call.Argument(0))
-		if err != nil {
-			gojax.Throw(vm, err)
-		}
-		p, err := resolve()
-		if err != nil {
-			gojax.Throw(vm, err)
-		}
+	requestGlobal("requestUpgradeOTP", func(p *anonauth.Plugin, e *core.RequestEvent, call goja.FunctionCall) goja.Value {
 		return gojax.RequestUpgradeOTP(vm, p, e, call.Argument(1))
 	})
-
-	vm.Set("confirmUpgradeOTP", func(call goja.FunctionCall) goja.Value {
-		defer gojax.Guard(nil, vm, "confirmUpgradeOTP")
-		e, err := gojax.RequestEventArg(call.Argument(0))
-		if err != nil {
-			gojax.Throw(vm, err)
-		}
-		p, err := resolve()
-		if err != nil {
-			gojax.Throw(vm, err)
-		}
+	requestGlobal("confirmUpgradeOTP", func(p *anonauth.Plugin, e *core.RequestEvent, call goja.FunctionCall) goja.Value {
 		return gojax.ConfirmUpgradeOTP(vm, p, e, call.Argument(1), call.Argument(2))
 	})
-
-	vm.Set("deleteAnonymous", func(call goja.FunctionCall) goja.Value {
-		defer gojax.Guard(nil, vm, "deleteAnonymous")
-		e, err := gojax.RequestEventArg(call.Argument(0))
-		if err != nil {
-			gojax.Throw(vm, err)
-		}
-		p, err := resolve()
-		if err != nil {
-			gojax.Throw(vm, err)
-		}
+	requestGlobal("deleteAnonymous", func(p *anonauth.Plugin, e *core.RequestEvent, call goja.FunctionCall) goja.Value {
 		if err := p.DeleteAnonymous(e); err != nil {
 			gojax.Throw(vm, err)
 		}
