@@ -99,24 +99,6 @@ func copyFile(t testing.TB, from, to string) {
 	}
 }
 
-// copyDir copies a testdata tree to a temp dir (for tests that edit it).
-func copyDir(t testing.TB, from string) string {
-	t.Helper()
-	to := t.TempDir()
-	err := filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		copyFile(t, p, filepath.Join(to, rel))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return to
-}
-
 // server drives one app through the real router, across several requests
 // (tests.ApiScenario builds a new app per request).
 type server struct {

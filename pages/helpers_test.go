@@ -17,6 +17,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"github.com/pocketguest/pocketguest/anonauth"
+	"github.com/pocketguest/pocketguest/internal/devserver"
 	"github.com/pocketguest/pocketguest/jsvm"
 	"github.com/pocketguest/pocketguest/pages"
 )
@@ -132,15 +133,7 @@ func copyFile(t testing.TB, from, to string) {
 func copyDir(t testing.TB, from string) string {
 	t.Helper()
 	to := t.TempDir()
-	err := filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		copyFile(t, p, filepath.Join(to, rel))
-		return nil
-	})
-	if err != nil {
+	if err := devserver.CopyDir(from, to); err != nil {
 		t.Fatal(err)
 	}
 	return to
