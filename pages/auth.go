@@ -1,7 +1,6 @@
 package pages
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pocketguest/pocketguest/internal/gojax"
 	"github.com/pocketguest/pocketguest/internal/uricomponent"
+	"github.com/pocketguest/pocketguest/pages/plugins"
 )
 
 // PocketPages' auth helpers, same names and argument order, for pages:
@@ -52,30 +52,22 @@ const oauth2CookieName = "pb_oauth2"
 const oauth2StateTTL = 10 * time.Minute
 
 // call sends a JSON POST to PocketBase's route as the page's client: same
-// remote address and user agent, and the session the page has now.
+// remote address and user agent, and the session the page has now. The
+// helpers go through PocketBase's own auth routes, so that collection
+// options, MFA, rate limits and every OnRecordAuth*Request hook (anonauth's
+// merge included) apply exactly as for the REST API; the route's own
+// Set-Cookie is dropped: the caller applies the outcome to the page's real
+// response itself.
 func (v *pageVM) call(st *renderState, path string, body map[string]any) (map[string]any, error) {
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(st.e.Request.Context(), http.MethodPost, path, bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	req.RequestURI = path // as a server sets it
-	req.RemoteAddr = st.e.Request.RemoteAddr
-	req.Host = st.e.Request.Host
-	req.Header.Set("Content-Type", "application/json")
-	for _, name := range []string{"User-Agent", "X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Proto", "Fly-Client-Ip", "Cf-Connecting-Ip"} {
-		if val := st.e.Request.Header.Get(name); val != "" {
-			req.Header.Set(name, val)
-		}
-	}
+	headers := map[string]string{"Content-Type": "application/json"}
 	if st.e.Auth != nil && st.token != "" {
-		req.Header.Set("Authorization", st.token)
+		headers["Authorization"] = st.token
 	}
-
-	status, resBody, err := v.pg.api.serve(req)
+	status, resBody, err := plugins.DispatchInProcess(v.pg.api.httpHandler(), st.e, http.MethodPost, path, headers, raw)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package pages
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -13,8 +12,9 @@ import (
 
 // internalAPI is PocketBase's router as an http.Handler, built once when
 // every route is registered (at the end of OnServe, or on first use). Pages
-// use it to dispatch requests in-process (the auth helpers, the js-sdk
-// plugin's pb()) and to know which URLs PocketBase owns.
+// dispatch requests in-process through it (the auth helpers and the js-sdk
+// plugin's pb(), both via plugins.DispatchInProcess: why in-process is
+// written there) and ask it which URLs PocketBase owns.
 type internalAPI struct {
 	router *router.Router[*core.RequestEvent]
 	once   sync.Once
@@ -35,31 +35,6 @@ func (a *internalAPI) handler() (http.Handler, error) {
 		a.mux, a.err = a.router.BuildMux()
 	})
 	return a.mux, a.err
-}
-
-// serve runs req through the app's router in this process and returns the
-// status and body it answered.
-//
-// Why in-process: the page auth helpers must go through PocketBase's own
-// auth routes, so that collection options, MFA, rate limits and every
-// OnRecordAuth*Request hook (anonauth's merge included) apply exactly as for
-// the REST API; the router offers those routes only as an http.Handler. A
-// loopback HTTP call would need the server's own URL and a socket per call.
-//
-// Why httptest.ResponseRecorder: answering in memory needs an
-// http.ResponseWriter that buffers what the handler writes, and this is the
-// standard library's (nothing in it is test-only). This method is the one
-// place that uses it; the recorded headers (the route's own Set-Cookie
-// included) are dropped: the caller applies the outcome to the page's real
-// response itself.
-func (a *internalAPI) serve(req *http.Request) (status int, body []byte, err error) {
-	h, err := a.handler()
-	if err != nil {
-		return 0, nil, err
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec.Code, rec.Body.Bytes(), nil
 }
 
 // probeMethods are the methods a route can be registered for.

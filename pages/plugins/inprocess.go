@@ -11,16 +11,20 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 )
 
-// errRouterNotReady is returned when pb() is used before the server has
-// built its router (e.g. in a pb_hooks file at load time).
-var errRouterNotReady = errors.New("pb(): PocketBase's router is not ready yet (the server has not started)")
+// errRouterNotReady is returned when an in-process call (pb(), a page's
+// auth helper) is made before the server has built its router (e.g. in a
+// pb_hooks file at load time).
+var errRouterNotReady = errors.New("PocketBase's router is not ready yet (the server has not started)")
 
 // forwardedHeaders are the page request's headers an in-process call keeps,
 // so rate limits, logs and the trusted-proxy rule see the real client.
 var forwardedHeaders = []string{"User-Agent", "X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Proto", "Fly-Client-Ip", "Cf-Connecting-Ip"}
 
-// dispatchInProcess sends one REST request through PocketBase's router
-// without a socket and returns the response, collected in memory.
+// DispatchInProcess sends one REST request through PocketBase's router
+// without a socket and returns the status and body it answered, collected
+// in memory; the response's headers (its Set-Cookie included) are dropped.
+// It is the one in-process adapter: pb() and the pages engine's auth
+// helpers both call it.
 //
 // Why in-process HTTP rather than calling core.App directly: pb() promises
 // the JS SDK's semantics — the request goes through every router middleware
@@ -34,12 +38,12 @@ var forwardedHeaders = []string{"User-Agent", "X-Forwarded-For", "X-Real-Ip", "X
 // e is the page's request, if any: the call inherits its context
 // (cancelled with it), client address, host and TLS state, but not its
 // cookies — the caller's auth is only what the Authorization header says.
-func dispatchInProcess(h http.Handler, e *core.RequestEvent, method, target string, headers map[string]string, body []byte) (*memoryResponse, error) {
+func DispatchInProcess(h http.Handler, e *core.RequestEvent, method, target string, headers map[string]string, body []byte) (status int, resBody []byte, err error) {
 	if h == nil {
-		return nil, errRouterNotReady
+		return 0, nil, errRouterNotReady
 	}
 	if !strings.HasPrefix(target, "/") {
-		return nil, errors.New("pb(): only paths on this server can be requested, got " + target)
+		return 0, nil, errors.New("pb(): only paths on this server can be requested, got " + target)
 	}
 
 	ctx := context.Background()
@@ -54,8 +58,9 @@ func dispatchInProcess(h http.Handler, e *core.RequestEvent, method, target stri
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, reader)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
+	req.RequestURI = target // as a server sets it
 	req.RemoteAddr = "127.0.0.1:0"
 	if e != nil && e.Request != nil {
 		req.RemoteAddr = e.Request.RemoteAddr
@@ -76,7 +81,7 @@ func dispatchInProcess(h http.Handler, e *core.RequestEvent, method, target stri
 	if res.status == 0 {
 		res.status = http.StatusOK
 	}
-	return res, nil
+	return res.status, res.body.Bytes(), nil
 }
 
 // memoryResponse is the http.ResponseWriter of an in-process call: status

@@ -33,13 +33,13 @@ func (n *natives) send(call goja.FunctionCall) goja.Value {
 		body = []byte(b.String())
 	}
 
-	res, err := dispatchInProcess(n.handler(), e, call.Argument(1).String(), call.Argument(2).String(), headers, body)
+	status, resBody, err := DispatchInProcess(n.handler(), e, call.Argument(1).String(), call.Argument(2).String(), headers, body)
 	if err != nil {
 		n.throwError(err)
 	}
 	out := n.vm.NewObject()
-	out.Set("status", res.status)
-	if data, err := jsonValue(n.vm, res.body.Bytes()); err == nil {
+	out.Set("status", status)
+	if data, err := jsonValue(n.vm, resBody); err == nil {
 		out.Set("data", data)
 	}
 	return out
